@@ -1,0 +1,336 @@
+"""The frame loop: capture -> detect -> crop -> classify -> track -> smooth -> affect -> draw ->
+record / log / show, with the keys that switch overlays.
+
+Every resource (camera, detector, recorder, CSV) is owned by an ExitStack, so quitting,
+Ctrl-C, the end of a file and a camera that drops out all finalise the recording and the log.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections import deque
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from mappings import AU_NAMES, affect
+from models import EMOTIONS
+from realtime.capture import FrameSource, open_source
+from realtime.classify import EmotionClassifier
+from realtime.crop import crop_faces
+from realtime.csvlog import CsvLogger
+from realtime.detect import FaceDetector
+from realtime.draw import (
+    ActionUnitAnnotator,
+    BoxAnnotator,
+    HelpAnnotator,
+    HudAnnotator,
+    Overlays,
+    ProbabilityBarsAnnotator,
+    ValenceArousalAnnotator,
+    no_face_hint,
+)
+from realtime.faces import Face, FrameResult
+from realtime.record import VideoRecorder
+from realtime.smooth import ProbabilitySmoother
+from realtime.track import FaceTracker
+
+WINDOW = "Facial expression"
+NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
+STAGES = ("decode", "detect", "crop", "classify", "track", "draw", "encode")
+
+
+@dataclass
+class AppConfig:
+    source: str = "0"
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    weights: str | None = None
+    device: str = "auto"
+    detector: str = "short"
+    min_detection: float = 0.6
+    smoothing: float = 0.7
+    affect_mode: str = "soft"
+    record: str | None = None
+    csv: str | None = None
+    report: str | None = None
+    output_dir: str = "recordings"
+    display: bool = True
+    mirror: bool | None = None  # default: on for cameras, off for files
+    overlays: Overlays = field(default_factory=Overlays)
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    frames_with_faces: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    ended_by: str = "end of input"
+    recordings: list[str] = field(default_factory=list)
+    snapshots: list[str] = field(default_factory=list)
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+def timestamp_name(prefix: str, suffix: str) -> str:
+    return f"{prefix}_{datetime.now().strftime('%Y%m%d-%H%M%S')}{suffix}"
+
+
+class StageTimer:
+    """Median milliseconds per stage over a sliding window, for the HUD and the benchmark."""
+
+    def __init__(self, window: int = 60):
+        self.samples = {s: deque(maxlen=window) for s in STAGES}
+        self.all = {s: [] for s in STAGES}
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.samples[stage].append(seconds * 1000)
+        self.all[stage].append(seconds * 1000)
+
+    def recent(self) -> dict[str, float]:
+        return {s: float(np.median(v)) for s, v in self.samples.items() if v}
+
+    def overall(self) -> dict[str, float]:
+        return {s: float(np.median(v)) for s, v in self.all.items() if v}
+
+
+class App:
+    def __init__(self, cfg: AppConfig, source: FrameSource, classifier: EmotionClassifier, stack: ExitStack):
+        self.cfg, self.source, self.classifier, self.stack = cfg, source, classifier, stack
+        self.overlays = cfg.overlays
+        self.mirror = cfg.mirror if cfg.mirror is not None else source.live
+        self.detector = stack.enter_context(
+            FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills))
+        self.tracker = FaceTracker()
+        self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
+        self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
+        self.au_list, self.va_plot = ActionUnitAnnotator(AU_NAMES), ValenceArousalAnnotator()
+        self.hud, self.help = HudAnnotator(), HelpAnnotator()
+        self.recorder: VideoRecorder | None = None
+        self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
+        self.timer = StageTimer()
+        self.summary = RunSummary()
+        self.fps = 0.0
+        self.paused = False
+        self.window_size: tuple[int, int] | None = None
+        self.output_dir = Path(cfg.output_dir)
+        if cfg.record:
+            self.start_recording(cfg.record)
+
+    # -- recording -------------------------------------------------------------------------
+    def start_recording(self, path: str | None = None) -> None:
+        path = path or str(self.output_dir / timestamp_name("session", ".mp4"))
+        self.recorder = VideoRecorder(path, self.source.fps)
+        self.stack.callback(self.recorder.close)  # finalised on every exit path
+        self.summary.recordings.append(path)
+
+    def stop_recording(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+            print(f"recording saved: {self.recorder.path} ({self.recorder.frames} frames)")
+            self.recorder = None
+
+    # -- one frame ---------------------------------------------------------------------------
+    def process(self, image: np.ndarray, index: int, timestamp_s: float, source: str) -> FrameResult:
+        t = time.perf_counter
+        t0 = t()
+        if self.mirror:
+            image = cv2.flip(image, 1)
+        detections = self.detector.detect(image, None if self.source.stills else int(timestamp_s * 1000))
+        t1 = t()
+        crops = crop_faces(image, detections)
+        t2 = t()
+        probs = self.classifier.predict(crops)
+        t3 = t()
+        faces = [Face(d, crops[i], probs[i]) for i, d in enumerate(detections)]
+        if self.source.stills:
+            for i, f in enumerate(faces):
+                f.track_id = i + 1  # every image stands alone: number its faces left to right
+            retired = []
+        else:
+            retired = self.tracker.update(faces)
+        self.smoother.update(faces, retired)
+        for f in faces:
+            a = affect(f.probs, mode=self.cfg.affect_mode)
+            f.aus, f.valence, f.arousal = a.aus, a.valence, a.arousal
+        if self.source.stills:
+            self.va_plot.reset()
+        self.va_plot.update(faces, retired)
+        t4 = t()
+        self.timer.add("detect", t1 - t0)
+        self.timer.add("crop", t2 - t1)
+        self.timer.add("classify", t3 - t2)
+        self.timer.add("track", t4 - t3)
+        return FrameResult(index, timestamp_s, source, image, faces)
+
+    def render(self, result: FrameResult) -> np.ndarray:
+        t0 = time.perf_counter()
+        canvas = result.image.copy()
+        ov = self.overlays
+        if not result.faces:
+            no_face_hint(canvas)
+        if ov.boxes:
+            self.boxes.annotate(canvas, result.faces)
+        if ov.probs:
+            self.bars.annotate(canvas, result.faces)
+        if ov.aus:
+            self.au_list.annotate(canvas, result.faces)
+        if ov.va:
+            self.va_plot.annotate(canvas, result.faces)
+        if ov.hud:
+            self.hud.annotate(canvas, self.fps, self.timer.recent(), self.recorder is not None, self.paused)
+        if ov.help:
+            self.help.annotate(canvas)
+        self.timer.add("draw", time.perf_counter() - t0)
+        return canvas
+
+    def emit(self, result: FrameResult, canvas: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        if self.recorder is not None:
+            self.recorder.write(canvas)
+        if self.logger is not None:
+            self.logger.write(result)
+        self.timer.add("encode", time.perf_counter() - t0)
+        self.summary.frames += 1
+        self.summary.frames_with_faces += bool(result.faces)
+        self.summary.rows += len(result.faces)
+
+    # -- keys --------------------------------------------------------------------------------
+    def handle_key(self, key: int, canvas: np.ndarray) -> bool:
+        """Apply a key press; False means quit."""
+        if key in (ord("q"), 27):
+            return False
+        toggles = {ord("v"): "va", ord("p"): "probs", ord("a"): "aus", ord("b"): "boxes", ord("h"): "help"}
+        if key in toggles:
+            name = toggles[key]
+            setattr(self.overlays, name, not getattr(self.overlays, name))
+        elif key == ord("m"):
+            self.mirror = not self.mirror
+            self.tracker = FaceTracker()  # boxes jump across the frame: start tracks afresh
+            self.va_plot.reset()
+        elif key == ord(" "):
+            self.paused = not self.paused
+        elif key == ord("r"):
+            self.stop_recording() if self.recorder is not None else self.start_recording()
+        elif key == ord("s"):
+            path = self.output_dir / timestamp_name(f"snapshot_{self.summary.frames:06d}", ".png")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), canvas)
+            self.summary.snapshots.append(str(path))
+            print(f"snapshot saved: {path}")
+        return True
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        start = time.perf_counter()
+        bar = None
+        if not self.cfg.display:
+            bar = self.stack.enter_context(tqdm(total=self.source.frame_count, unit="frame", desc="analysing",
+                                                dynamic_ncols=True, file=sys.stderr))
+        frames = iter(self.source)
+        last_tick = time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            captured = next(frames, None)
+            if captured is None:
+                self.summary.ended_by = self.source.ended_by or "end of input"
+                break
+            self.timer.add("decode", time.perf_counter() - t0)
+            result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
+            canvas = self.render(result)
+            self.emit(result, canvas)
+            if self.source.stills:
+                print_still_summary(result)
+            now = time.perf_counter()
+            dt, last_tick = now - last_tick, now
+            self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / max(dt, 1e-6)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces))
+            elif not self.show(canvas, result):
+                self.summary.ended_by = "quit"
+                break
+        self.summary.seconds = time.perf_counter() - start
+        self.summary.stage_ms = self.timer.overall()
+        return self.summary
+
+    def show(self, canvas: np.ndarray, result: FrameResult) -> bool:
+        """Display a frame and handle keys; stills and pauses wait here. False means quit."""
+        if self.window_size != canvas.shape[:2]:  # open at the frame's own size, then the user may resize
+            self.window_size = canvas.shape[:2]
+            cv2.resizeWindow(WINDOW, canvas.shape[1], canvas.shape[0])
+        cv2.imshow(WINDOW, canvas)
+        while True:
+            waiting = self.source.stills or self.paused
+            key = cv2.waitKey(50 if waiting else 1) & 0xFF
+            if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+                return False  # the window was closed with the mouse
+            if key == 255:
+                if waiting:
+                    continue
+                return True
+            if self.source.stills and key in NEXT_IMAGE_KEYS:
+                return True
+            if not self.handle_key(key, canvas):
+                return False
+            canvas = self.render(result)
+            cv2.imshow(WINDOW, canvas)
+            if not (self.source.stills or self.paused):
+                return True
+
+
+def print_still_summary(result: FrameResult) -> None:
+    """The earlier project's terminal summary, one block per face."""
+    if not result.faces:
+        print(f"{result.source}: no face found")
+    for f in result.faces:
+        label = EMOTIONS[int(np.argmax(f.probs))]
+        aus = ", ".join(f"{k} {AU_NAMES[k]} ({v:.2f})" for k, v in sorted(f.aus.items(), key=lambda kv: -kv[1])
+                        if v >= 0.05) or "none"
+        print(f"image: {result.source}  face #{f.track_id} at {f.box}\n"
+              f"  emotion: {label} ({100 * float(f.probs.max()):.1f}%)\n"
+              f"  action units: {aus}\n"
+              f"  valence: {f.valence:+.2f}  arousal: {f.arousal:+.2f}")
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def run(cfg: AppConfig) -> RunSummary:
+    """Build the pipeline, run it until the input ends or the user quits, and finalise outputs."""
+    if cfg.report:
+        report_dir = Path(cfg.report)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        cfg.csv = cfg.csv or str(report_dir / "frames.csv")
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill finalises files like Ctrl-C does
+    with ExitStack() as stack:
+        classifier = EmotionClassifier(cfg.weights, cfg.device) if cfg.weights else EmotionClassifier(device=cfg.device)
+        source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
+        app = App(cfg, source, classifier, stack)
+        if cfg.display:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            stack.callback(cv2.destroyAllWindows)
+        try:
+            summary = app.run()
+        except KeyboardInterrupt:
+            app.summary.ended_by = "interrupted"
+            summary = app.summary
+        if app.recorder is not None:
+            app.stop_recording()
+    if cfg.report:
+        if summary.rows:
+            from realtime.report import build_report  # matplotlib loads only when a report is wanted
+
+            build_report(cfg.csv, cfg.report, progress=not cfg.display)
+        else:
+            print(f"report: no face was seen, so {cfg.report} holds only the empty log", file=sys.stderr)
+    return summary

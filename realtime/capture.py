@@ -1,0 +1,212 @@
+"""Frame sources: a webcam, a video file, one image, or a folder of images.
+
+    with open_source("0") as src:          # webcam 0
+        for frame in src: ...              # CapturedFrame(image, index, timestamp_s, source)
+
+A camera is read on its own thread that keeps only the newest frame, so a slow consumer
+skips stale frames instead of falling further and further behind. Files are read in order,
+every frame, with timestamps from the file's frame rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+DEFAULT_FPS = 30.0
+# Consecutive failed reads before a camera counts as lost (about a second at 30 FPS).
+CAMERA_MAX_FAILED_READS = 30
+
+
+class CaptureError(Exception):
+    """A source that cannot be opened or read; the message is one line for the user."""
+
+
+@dataclass
+class CapturedFrame:
+    image: np.ndarray  # BGR uint8
+    index: int
+    timestamp_s: float
+    source: str  # camera index or video path; for image sources, the image's own path
+
+
+class FrameSource:
+    """Base for all sources: a context manager and an iterator of CapturedFrame."""
+
+    kind = "source"
+    live = False  # a camera: frames arrive in real time and may be skipped
+    stills = False  # independent images: no tracking or smoothing across them
+
+    def __init__(self, name: str):
+        self.name = name
+        self.fps = DEFAULT_FPS
+        self.frame_count: int | None = None  # None when unknown (cameras)
+        self.ended_by: str | None = None  # why iteration stopped early, e.g. "camera lost"
+
+    def __iter__(self) -> Iterator[CapturedFrame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoFileSource(FrameSource):
+    kind = "video"
+
+    def __init__(self, path: Path):
+        super().__init__(str(path))
+        self.cap = cv2.VideoCapture(str(path))
+        if not self.cap.isOpened():
+            raise CaptureError(f"{path}: cannot open as a video (unsupported or corrupt file)")
+        ok, first = self.cap.read()
+        if not ok or first is None:
+            self.cap.release()
+            raise CaptureError(f"{path}: no frames could be decoded")
+        self._first = first
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1 <= fps <= 240 else DEFAULT_FPS
+        count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = count if count > 0 else None
+
+    def __iter__(self) -> Iterator[CapturedFrame]:
+        index, image = 0, self._first
+        while image is not None:
+            yield CapturedFrame(image, index, index / self.fps, self.name)
+            index += 1
+            ok, image = self.cap.read()
+            if not ok:
+                image = None
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class ImageSource(FrameSource):
+    """One image or a sorted folder of images; each is a frame that stands alone."""
+
+    kind = "images"
+    stills = True
+
+    def __init__(self, paths: list[Path], name: str):
+        super().__init__(name)
+        self.paths = paths
+        self.frame_count = len(paths)
+        self.skipped: list[str] = []
+
+    def __iter__(self) -> Iterator[CapturedFrame]:
+        for index, path in enumerate(self.paths):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                if len(self.paths) == 1:
+                    raise CaptureError(f"{path}: cannot read as an image (unsupported or corrupt file)")
+                self.skipped.append(str(path))
+                continue
+            yield CapturedFrame(image, index, 0.0, str(path))
+
+
+class CameraSource(FrameSource):
+    """A live camera read on a background thread; iteration yields the newest unseen frame."""
+
+    kind = "camera"
+    live = True
+
+    def __init__(self, device: int | str, width: int | None = None, height: int | None = None,
+                 fps: float | None = None, open_timeout_s: float = 5.0):
+        super().__init__(str(device))
+        self.cap = cv2.VideoCapture(device)
+        if not self.cap.isOpened():
+            raise CaptureError(f"cannot open camera {device} (is it connected and not in use by another program?)")
+        for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, width), (cv2.CAP_PROP_FRAME_HEIGHT, height),
+                            (cv2.CAP_PROP_FPS, fps)):
+            if value:
+                self.cap.set(prop, value)
+        reported = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = reported if 1 <= reported <= 240 else (fps or DEFAULT_FPS)
+        self._cond = threading.Condition()
+        self._latest: np.ndarray | None = None
+        self._latest_no = 0  # frames grabbed so far
+        self._stopped = False
+        self._failed = False
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._reader, name=f"camera-{device}", daemon=True)
+        self._thread.start()
+        with self._cond:
+            self._cond.wait_for(lambda: self._latest is not None or self._failed, timeout=open_timeout_s)
+        if self._latest is None:
+            self.close()
+            raise CaptureError(f"camera {device} opened but delivered no frames")
+
+    def _reader(self) -> None:
+        failures = 0
+        while not self._stopped:
+            ok, image = self.cap.read()
+            if not ok or image is None:
+                failures += 1
+                if failures >= CAMERA_MAX_FAILED_READS:
+                    with self._cond:
+                        self._failed = True
+                        self._cond.notify_all()
+                    return
+                time.sleep(0.01)
+                continue
+            failures = 0
+            with self._cond:
+                self._latest = image
+                self._latest_no += 1
+                self._cond.notify_all()
+
+    def __iter__(self) -> Iterator[CapturedFrame]:
+        seen = 0
+        index = 0
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._latest_no > seen or self._failed or self._stopped)
+                if self._latest_no > seen:
+                    seen = self._latest_no
+                    image = self._latest
+                elif self._failed:
+                    self.ended_by = f"camera {self.name} stopped delivering frames"
+                    return
+                else:
+                    return
+            yield CapturedFrame(image, index, time.monotonic() - self._t0, self.name)
+            index += 1
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+        self.cap.release()
+
+
+def open_source(spec: str, width: int | None = None, height: int | None = None,
+                fps: float | None = None) -> FrameSource:
+    """A webcam index ("0"), a video file, an image file, or a folder of images."""
+    if spec.isdigit():
+        return CameraSource(int(spec), width, height, fps)
+    path = Path(spec)
+    if not path.exists():
+        raise CaptureError(f"{spec}: no such file or folder (for a webcam, give its index, e.g. 0)")
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise CaptureError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return ImageSource(images, str(path))
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource([path], str(path))
+    return VideoFileSource(path)

@@ -1,0 +1,54 @@
+"""Recording annotated frames to a video file that always plays, however the run ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# OpenCV's bundled FFmpeg writes MPEG-4 Part 2 into .mp4 and Motion-JPEG into .avi on every platform.
+FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+class RecordError(Exception):
+    """A recording that cannot be written; the message is one line for the user."""
+
+
+class VideoRecorder:
+    """Opens on the first frame (so the size is known) and is finalised by close() or `with`."""
+
+    def __init__(self, path: str | Path, fps: float):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in FOURCC:
+            raise RecordError(f"{self.path}: unsupported video extension (use {', '.join(FOURCC)})")
+        self.fps = float(fps)
+        self.writer: cv2.VideoWriter | None = None
+        self.size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.size = (w, h)
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*FOURCC[self.path.suffix.lower()]),
+                                          self.fps, self.size)
+            if not self.writer.isOpened():
+                self.writer = None
+                raise RecordError(f"{self.path}: cannot open for writing")
+        if (w, h) != self.size:  # a camera may change resolution mid-stream; keep the file valid
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        self.writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+
+    def __enter__(self) -> VideoRecorder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

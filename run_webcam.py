@@ -1,0 +1,90 @@
+"""Live facial-expression analysis: emotions, action units and valence/arousal for every face.
+
+    python run_webcam.py                                # default webcam
+    python run_webcam.py --source clip.mp4 --no-display --csv log.csv --record out.mp4
+    python run_webcam.py --source photos/ --report report/
+
+Keys while running: q/Esc quit, r record, v valence-arousal plot, p probability bars,
+a action units, b boxes, m mirror, space pause, s snapshot, h help.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# Quieten MediaPipe's and TensorFlow Lite's C++ logging before they are imported.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from mappings import MappingError  # noqa: E402
+from models.checkpoint import CheckpointError  # noqa: E402
+from realtime.app import AppConfig, run  # noqa: E402
+from realtime.capture import CaptureError  # noqa: E402
+from realtime.detect import DetectorError  # noqa: E402
+from realtime.draw import Overlays  # noqa: E402
+from realtime.record import RecordError  # noqa: E402
+from realtime.report import ReportError  # noqa: E402
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = p.add_argument_group("input")
+    src.add_argument("--source", default="0", help="webcam index, video file, image file, or folder of images")
+    src.add_argument("--width", type=int, help="requested camera width")
+    src.add_argument("--height", type=int, help="requested camera height")
+    src.add_argument("--fps", type=float, help="requested camera frame rate")
+    model = p.add_argument_group("models")
+    model.add_argument("--weights", help="classifier checkpoint (default models/emotion_cnn.pth)")
+    model.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks CUDA if present")
+    model.add_argument("--detector", default="short",
+                       help="'short' (faces within ~2 m), 'full' (up to ~5 m) or a .tflite path")
+    model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
+    model.add_argument("--smoothing", type=float, default=0.7,
+                       help="per-face probability smoothing in [0, 1); 0 turns it off")
+    model.add_argument("--affect-mode", default="soft", choices=["soft", "argmax"],
+                       help="AUs from all class probabilities (soft) or from the top class only (argmax)")
+    out = p.add_argument_group("output")
+    out.add_argument("--record", help="write the annotated video here (.mp4 or .avi)")
+    out.add_argument("--csv", help="log one row per face per frame here")
+    out.add_argument("--report", help="write a session report (CSV, summary.json, plots) into this folder at the end")
+    out.add_argument("--output-dir", default="recordings", help="where the r and s keys save recordings and snapshots")
+    view = p.add_argument_group("display")
+    view.add_argument("--no-display", action="store_true", help="run headless with a progress bar")
+    view.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                      help="flip the image horizontally (default: on for webcams)")
+    view.add_argument("--probs", action="store_true", help="start with probability bars shown")
+    view.add_argument("--aus", action="store_true", help="start with the action-unit list shown")
+    view.add_argument("--no-va", action="store_true", help="start with the valence-arousal plot hidden")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    if not 0 <= args.smoothing < 1:
+        print(f"error: --smoothing must be in [0, 1), got {args.smoothing}", file=sys.stderr)
+        return 2
+    cfg = AppConfig(
+        source=args.source, width=args.width, height=args.height, fps=args.fps, weights=args.weights,
+        device=args.device, detector=args.detector, min_detection=args.min_detection, smoothing=args.smoothing,
+        affect_mode=args.affect_mode, record=args.record, csv=args.csv, report=args.report,
+        output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
+        overlays=Overlays(probs=args.probs, aus=args.aus, va=not args.no_va),
+    )
+    try:
+        summary = run(cfg)
+    except (CaptureError, CheckpointError, DetectorError, RecordError, ReportError, MappingError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(f"{summary.frames} frames ({summary.frames_with_faces} with faces), {summary.rows} face rows, "
+          f"{summary.frames / max(summary.seconds, 1e-9):.1f} FPS; ended by {summary.ended_by}"
+          + (f"; log: {cfg.csv}" if cfg.csv else "") + (f"; report: {cfg.report}" if cfg.report else ""))
+    return 1 if summary.ended_by.startswith("camera") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

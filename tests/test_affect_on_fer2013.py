@@ -1,0 +1,55 @@
+"""The affect mapping on real faces: with the shipped model, each FER2013 PublicTest class's mean
+predicted (valence, arousal) lies in the quadrant of that class's circumplex point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mappings.check_on_fer2013 import STEM, expected_quadrant, markdown_table, plot, quadrant_label, summarize
+from models import EMOTIONS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FER_TEST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "test"
+SHIPPED_WEIGHTS = REPO_ROOT / "models" / "emotion_cnn.pth"
+
+
+def test_expected_quadrants():
+    assert expected_quadrant("neutral") is None
+    assert expected_quadrant("happy") == (1, 1)
+    assert expected_quadrant("sad") == (-1, -1)
+    assert expected_quadrant("disgust") == (-1, 1)
+    assert quadrant_label((-1, 1)) == "V<0, A>0"
+
+
+def test_summary_flags_a_class_mean_in_the_wrong_quadrant(tmp_path):
+    labels = np.repeat(np.arange(len(EMOTIONS)), 10)
+    valence = np.where(labels == EMOTIONS.index("happy"), 0.5, -0.5)
+    arousal = np.where(labels == EMOTIONS.index("sad"), -0.2, 0.4)
+    rows = {r.emotion: r for r in summarize(valence, arousal, labels)}
+    assert rows["happy"].ok and rows["sad"].ok and rows["angry"].ok
+    assert rows["surprise"].ok is False  # V<0 where its point has V>0
+    assert rows["neutral"].ok is None
+    assert rows["fear"].n == 10 and rows["fear"].valence == pytest.approx(-0.5)
+    table = markdown_table(list(rows.values()))
+    assert "| surprise | 10 | -0.500 | +0.400 | (+0.40, +0.67) | V>0, A>0 | **NO** |" in table
+
+    plot(valence, arousal, labels, list(rows.values()), tmp_path / f"{STEM}.png", "title", "subtitle")
+    assert (tmp_path / f"{STEM}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FER_TEST.is_dir(), reason=f"FER2013 test folder not found at {FER_TEST}")
+@pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason=f"shipped weights {SHIPPED_WEIGHTS} not present yet")
+def test_class_means_fall_in_their_quadrants_on_public_test(tmp_path):
+    pytest.importorskip("torch")
+    from mappings.check_on_fer2013 import run_check
+
+    rows, report = run_check(FER_TEST, SHIPPED_WEIGHTS, tmp_path)
+    assert sum(r.n for r in rows) > 0 and all(r.n > 0 for r in rows), report
+    wrong = [r.emotion for r in rows if r.ok is False]
+    assert not wrong, f"class means outside their quadrant: {wrong}\n{report}"
+    assert (tmp_path / f"{STEM}.md").read_text() == report
+    assert (tmp_path / f"{STEM}.png").stat().st_size > 10_000

@@ -1,0 +1,151 @@
+"""The whole pipeline, headless, on real video and image files, through run_webcam.py."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from models import EMOTIONS
+from realtime.csvlog import COLUMNS
+from tests.media import astronaut_face_bgr, make_face_video
+from tests.paths import REPO, VIDEOS, WEIGHTS
+
+pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present")
+
+
+def run_app(*args, timeout=300):
+    return subprocess.run([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("media") / "astronaut.mp4"
+    return path, make_face_video(path)
+
+
+@pytest.fixture(scope="module")
+def headless_run(face_video, tmp_path_factory):
+    video, facts = face_video
+    out = tmp_path_factory.mktemp("run")
+    proc = run_app("--source", video, "--no-display", "--csv", out / "log.csv", "--record", out / "annotated.mp4",
+                   "--report", out / "report")
+    return proc, out, facts
+
+
+def test_headless_run_logs_every_face_frame_with_one_stable_id(headless_run):
+    proc, out, facts = headless_run
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert list(rows[0]) == COLUMNS
+    frames_with_face = sorted({int(r["frame"]) for r in rows})
+    # The detector finds the face in (nearly) every frame that has one, and none in the empty frames.
+    assert set(frames_with_face) <= set(facts["face_frames"])
+    assert len(frames_with_face) >= 0.9 * len(facts["face_frames"])
+    assert {r["face_id"] for r in rows} == {"1"}, "the face keeps one ID across the gap"
+    for r in rows:
+        probs = np.array([float(r[f"p_{e}"]) for e in EMOTIONS])
+        assert probs.sum() == pytest.approx(1, abs=1e-3)
+        assert r["label"] == EMOTIONS[int(probs.argmax())]
+        assert -1 <= float(r["valence"]) <= 1 and -1 <= float(r["arousal"]) <= 1
+    # The astronaut smiles broadly: the model should say so, and valence should be positive.
+    assert sum(r["label"] == "happy" for r in rows) > 0.8 * len(rows)
+    assert np.mean([float(r["valence"]) for r in rows]) > 0.3
+
+
+def test_headless_run_records_a_playable_video_with_every_frame(headless_run):
+    proc, out, facts = headless_run
+    cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert cap.isOpened()
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == facts["frames"]
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(facts["fps"])
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == facts["frames"]
+
+
+def test_headless_run_writes_report(headless_run):
+    proc, out, facts = headless_run
+    report = out / "report"
+    for name in ("frames.csv", "summary.json", "timeline.png", "va.png"):
+        assert (report / name).is_file(), name
+    summary = json.loads((report / "summary.json").read_text())
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert summary["faces"]["1"]["frames"] == len(rows)
+    assert summary["faces"]["1"]["dominant_emotion"] == "happy"
+
+
+def test_image_source_prints_the_summary(tmp_path):
+    cv2.imwrite(str(tmp_path / "face.png"), astronaut_face_bgr())
+    proc = run_app("--source", tmp_path / "face.png", "--no-display")
+    assert proc.returncode == 0, proc.stderr
+    for word in ("emotion: happy", "action units:", "AU12", "valence:", "arousal:"):
+        assert word in proc.stdout
+
+
+def test_image_folder_report_has_contact_sheet(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    face = astronaut_face_bgr()
+    cv2.imwrite(str(photos / "one.jpg"), face)
+    cv2.imwrite(str(photos / "two.jpg"), np.hstack([face, face]))  # two faces in one image
+    cv2.imwrite(str(photos / "none.jpg"), np.full((200, 200, 3), 128, np.uint8))
+    proc = run_app("--source", photos, "--no-display", "--report", tmp_path / "rep")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(tmp_path / "rep" / "frames.csv")))
+    assert sorted(r["source"].rsplit("/", 1)[1] for r in rows) == ["one.jpg", "two.jpg", "two.jpg"]
+    assert sorted(r["face_id"] for r in rows if r["source"].endswith("two.jpg")) == ["1", "2"]
+    assert (tmp_path / "rep" / "contact_sheet.png").is_file()
+    assert "no face found" in proc.stdout
+
+
+@pytest.mark.parametrize("case", ["missing_file", "corrupt_video", "corrupt_image", "bad_camera", "missing_weights",
+                                  "corrupt_weights", "bad_detector", "bad_record_ext", "bad_smoothing"])
+def test_bad_input_is_one_line_and_nonzero(tmp_path, face_video, case):
+    video = face_video[0]
+
+    def garbage(name):
+        path = tmp_path / name
+        path.write_bytes(b"\x00\x01garbage" * 64)
+        return path
+
+    args = {
+        "missing_file": lambda: ["--source", tmp_path / "nope.mp4"],
+        "corrupt_video": lambda: ["--source", garbage("clip.mp4")],
+        "corrupt_image": lambda: ["--source", garbage("photo.png")],
+        "bad_camera": lambda: ["--source", "7"],
+        "missing_weights": lambda: ["--source", video, "--weights", tmp_path / "none.pth"],
+        "corrupt_weights": lambda: ["--source", video, "--weights", garbage("w.pth")],
+        "bad_detector": lambda: ["--source", video, "--detector", garbage("d.tflite")],
+        "bad_record_ext": lambda: ["--source", video, "--record", tmp_path / "out.xyz"],
+        "bad_smoothing": lambda: ["--source", video, "--smoothing", "1.5"],
+    }[case]()
+    proc = run_app(*args, "--no-display")
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert lines and lines[-1].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not VIDEOS.is_dir(), reason="../shared/videos not present")
+def test_real_clips_face_then_none(tmp_path):
+    clip = VIDEOS / "pyfeat_face_noface.mov"
+    proc = run_app("--source", clip, "--no-display", "--csv", tmp_path / "log.csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    cap = cv2.VideoCapture(str(clip))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    frames = {int(r["frame"]) for r in rows}
+    assert frames and len(frames) < total  # a face at first, then frames without one
+
+
+@pytest.mark.skipif(not VIDEOS.is_dir(), reason="../shared/videos not present")
+def test_real_clip_without_face_logs_nothing(tmp_path):
+    proc = run_app("--source", VIDEOS / "pyfeat_no_face.mp4", "--no-display", "--csv", tmp_path / "log.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert len(list(csv.DictReader(open(tmp_path / "log.csv")))) == 0

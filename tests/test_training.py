@@ -1,0 +1,118 @@
+"""A brief real training run on a tiny subset, evaluation of its output, resume, and checkpoints."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from models import EMOTIONS
+from models.checkpoint import CheckpointError, load_model, read_checkpoint
+from tests.paths import FER_ROOT, REPO
+from train import evaluate, train
+
+TINY = ["--widths", "8,16,16,32", "--convs", "1,1,1,1", "--hidden", "32", "--batch-size", "32", "--threads", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny_fer(tmp_path_factory):
+    """A Kaggle-layout folder: 40 real FER2013 faces per class when ../shared is there, else drawn ones."""
+    root = tmp_path_factory.mktemp("fer")
+    rng = np.random.default_rng(0)
+    for ci, c in enumerate(EMOTIONS):
+        real = sorted((FER_ROOT / "train" / c).glob("*.jpg"))[:40] if FER_ROOT.is_dir() else []
+        test_real = sorted((FER_ROOT / "test" / c).glob("*.jpg"))[:8] if FER_ROOT.is_dir() else []
+        for split, files, prefix, n in (("train", real, "Training", 40), ("test", test_real, "PublicTest", 8)):
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                dst = root / split / c / f"{prefix}_{i:05d}.jpg"
+                if files:
+                    shutil.copy(files[i], dst)
+                else:  # class-dependent stripes, learnable in a few steps
+                    img = (rng.random((48, 48)) * 60).astype(np.uint8)
+                    img[:, ci * 6:(ci + 1) * 6] = 230
+                    cv2.imwrite(str(dst), img)
+    return root
+
+
+def test_train_evaluate_resume(tiny_fer, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data", str(tiny_fer), "--out", str(out), "--epochs", "2", "--cache-dir", str(tmp_path / "c"), *TINY]
+    assert train.cli(args) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert (out / "curves.png").is_file() and (out / "best.pth").is_file()
+
+    meta = read_checkpoint(out / "best.pth")
+    assert meta["classes"] == list(EMOTIONS)
+    assert meta["training"]["command"].startswith("python -m train.train")
+    assert 0 < meta["input"]["std"] < 1
+
+    # Resume continues the same run: two more epochs, history kept.
+    assert train.cli(args[:args.index("--epochs") + 1] + ["4"] + args[args.index("--epochs") + 2:] + ["--resume"]) == 0
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3, 4]
+
+    result_path = tmp_path / "eval" / "metrics.json"
+    assert evaluate.cli(["--data", str(tiny_fer / "test"), "--weights", str(out / "best.pth"),
+                         "--json", str(result_path), "--cache-dir", str(tmp_path / "c")]) == 0
+    result = json.loads(result_path.read_text())
+    assert result["n"] == 8 * len(EMOTIONS)
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["macro_f1"] <= 1
+    assert set(result["per_class"]) == set(EMOTIONS)
+    assert np.array(result["confusion_matrix"]).sum() == result["n"]
+    assert (tmp_path / "eval" / "metrics_confusion.png").is_file()
+
+
+def test_resume_without_checkpoint_is_one_line_error(tiny_fer, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "train.train", "--data", str(tiny_fer), "--out",
+                           str(tmp_path / "none"), "--resume", *TINY], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_data_is_one_line_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "train.train", "--data", str(tmp_path / "absent"), "--out",
+                           str(tmp_path / "r")], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tiny_fer, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt")
+    assert train.cli(["--data", str(tiny_fer), "--out", str(out), "--epochs", "1", *TINY]) == 0
+    return out / "best.pth"
+
+
+def test_checkpoint_loads_with_weights_only(tiny_checkpoint):
+    loaded = load_model(tiny_checkpoint)
+    x = torch.zeros(2, 1, 48, 48)
+    assert loaded.model(x).shape == (2, len(EMOTIONS))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "foreign", "mismatched", "missing"])
+def test_bad_checkpoints_give_one_clear_line(tiny_checkpoint, tmp_path, damage):
+    bad = tmp_path / "bad.pth"
+    if damage == "truncated":
+        bad.write_bytes(tiny_checkpoint.read_bytes()[:5000])
+    elif damage == "garbage":
+        bad.write_bytes(b"\x00garbage" * 100)
+    elif damage == "foreign":
+        torch.save({"state_dict": {}}, bad)
+    elif damage == "mismatched":
+        payload = torch.load(tiny_checkpoint, weights_only=True)
+        payload["model_config"]["widths"] = [16, 16, 16, 16]
+        torch.save(payload, bad)
+    with pytest.raises(CheckpointError) as e:
+        load_model(bad)
+    assert str(bad) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_evaluate_cli_reports_bad_weights(tmp_path, tiny_fer):
+    proc = subprocess.run([sys.executable, "-m", "train.evaluate", "--data", str(tiny_fer / "test"), "--weights",
+                           str(tmp_path / "none.pth")], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "weights file not found" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,138 @@
+"""The real OpenCV window under Xvfb: keys sent with xdotool, what a person sees checked in screenshots."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from tests.media import make_face_video
+from tests.paths import REPO, WEIGHTS
+
+TOOLS = ("Xvfb", "xdotool", "import")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS), reason="needs Xvfb, xdotool and imagemagick"),
+    pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present"),
+]
+WINDOW = "Facial expression"
+
+
+@pytest.fixture(scope="module")
+def display():
+    number = next(n for n in range(90, 140) if not Path(f"/tmp/.X{n}-lock").exists())
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.time() > deadline or xvfb.poll() is not None:
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.1)
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(10)
+
+
+class Window:
+    """The app running in its own process, with its X window found by title."""
+
+    def __init__(self, display: str, args: list, tmp: Path):
+        self.env = {**os.environ, "DISPLAY": display}
+        self.tmp = tmp
+        self.proc = subprocess.Popen([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 90
+        self.wid = ""
+        while not self.wid:
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                pytest.fail(f"no window appeared: {self.proc.communicate()[1][-2000:]}")
+            found = subprocess.run(["xdotool", "search", "--name", WINDOW], env=self.env, capture_output=True, text=True)
+            self.wid = found.stdout.split()[0] if found.stdout.split() else ""
+            time.sleep(0.3)
+        time.sleep(2.0)  # the first frame is drawn after the window maps
+
+    def key(self, name: str, settle: float = 1.0) -> None:
+        subprocess.run(["xdotool", "key", "--window", self.wid, name], env=self.env, check=True)
+        time.sleep(settle)
+
+    def shot(self, name: str) -> np.ndarray:
+        path = self.tmp / f"{name}.png"
+        subprocess.run(["import", "-window", self.wid, str(path)], env=self.env, check=True, capture_output=True)
+        return cv2.imread(str(path))
+
+    def wait(self, timeout: float = 60) -> tuple[int, str, str]:
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        return self.proc.returncode, out, err
+
+
+def region_change(a: np.ndarray, b: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> float:
+    """Mean absolute difference in a region given as fractions of the image."""
+    h, w = a.shape[:2]
+    b = cv2.resize(b, (w, h))
+    ra = a[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)].astype(float)
+    rb = b[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)].astype(float)
+    return float(np.abs(ra - rb).mean())
+
+
+def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
+    win = Window(display, ["--source", photo, "--output-dir", tmp_path / "out"], tmp_path)
+    base = win.shot("0_default")
+    assert base is not None and base.shape[0] >= 400, "the window shows the whole 512x512 image"
+
+    win.key("v")
+    no_va = win.shot("1_va_off")
+    assert region_change(base, no_va, 0.66, 0.66, 0.98, 0.98) > 8, "the VA inset disappears"
+    assert region_change(base, no_va, 0.0, 0.35, 0.3, 0.6) < 1, "nothing else changes"
+
+    win.key("p")
+    bars = win.shot("2_probability_bars")
+    assert region_change(no_va, bars, 0.55, 0.15, 0.95, 0.45) > 8, "bars appear beside the face"
+
+    win.key("b")
+    no_boxes = win.shot("3_boxes_off")
+    assert region_change(bars, no_boxes, 0.35, 0.1, 0.55, 0.22) > 5, "the label above the face disappears"
+
+    win.key("h")
+    help_shown = win.shot("4_help")
+    assert region_change(no_boxes, help_shown, 0.3, 0.3, 0.7, 0.7) > 10, "the help panel appears"
+
+    win.key("s")
+    assert len(list((tmp_path / "out").glob("snapshot_*.png"))) == 1
+
+    win.key("q", settle=0)
+    code, out, err = win.wait()
+    assert code == 0, err
+    assert "emotion: happy" in out
+
+
+def test_record_key_writes_playable_video(display, tmp_path):
+    video = tmp_path / "clip.mp4"
+    make_face_video(video, frames=900, no_face=range(0))  # long enough to stay open while keys arrive
+    win = Window(display, ["--source", video, "--output-dir", tmp_path / "out"], tmp_path)
+    win.key("r", settle=2.0)
+    recording = win.shot("recording")
+    win.key("q", settle=0)
+    code, out, err = win.wait()
+    assert code == 0, err
+    files = list((tmp_path / "out").glob("session_*.mp4"))
+    assert len(files) == 1
+    cap = cv2.VideoCapture(str(files[0]))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) > 5
+    assert "recording saved" in out
+    # The REC marker is red, top right.
+    h, w = recording.shape[:2]
+    corner = recording[: h // 10, int(w * 0.8):]
+    assert ((corner[..., 2] > 200) & (corner[..., 1] < 60) & (corner[..., 0] < 60)).sum() > 20

@@ -1,0 +1,235 @@
+"""FER2013 loading: the Kaggle image-folder layout or the original fer2013.csv, decoded once
+into a uint8 cache so that training epochs never touch JPEGs again.
+
+Everything here returns plain numpy: `Split(images uint8 [N,48,48], labels int64 [N], paths)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models import EMOTIONS
+
+SIZE = 48
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+# fer2013.csv numbers the classes 0=Angry 1=Disgust 2=Fear 3=Happy 4=Sad 5=Surprise 6=Neutral.
+CSV_LABEL_TO_NAME = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+SPLIT_PREFIXES = ("Training", "PublicTest", "PrivateTest")
+CACHE_VERSION = 1
+
+
+class DataError(Exception):
+    """A dataset problem that stops a run; its message is one line meant for the user."""
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # uint8 [N, 48, 48]
+    labels: np.ndarray  # int64 [N], indices into EMOTIONS
+    paths: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(EMOTIONS))
+        return {name: int(c) for name, c in zip(EMOTIONS, counts)}
+
+    def subset(self, index: np.ndarray) -> Split:
+        return Split(self.images[index], self.labels[index], [self.paths[i] for i in index])
+
+
+@dataclass
+class LoadReport:
+    """What loading found wrong but survived; printed by callers, asserted by tests."""
+
+    unreadable: list[str] = field(default_factory=list)
+    resized: list[str] = field(default_factory=list)
+    unknown_folders: list[str] = field(default_factory=list)
+    empty_classes: list[str] = field(default_factory=list)
+    bad_rows: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.unknown_folders:
+            out.append(f"skipped {len(self.unknown_folders)} folder(s) that are not FER2013 classes: "
+                       + ", ".join(self.unknown_folders[:5]))
+        if self.empty_classes:
+            out.append("class folder(s) with no images: " + ", ".join(self.empty_classes))
+        if self.unreadable:
+            out.append(f"skipped {len(self.unreadable)} unreadable image(s), e.g. {self.unreadable[0]}")
+        if self.resized:
+            out.append(f"resized {len(self.resized)} image(s) that were not {SIZE}x{SIZE}, e.g. {self.resized[0]}")
+        if self.bad_rows:
+            out.append(f"skipped {len(self.bad_rows)} malformed CSV row(s), e.g. {self.bad_rows[0]}")
+        return out
+
+
+def split_of(filename: str, default: str) -> str:
+    """The FER2013 split a Kaggle file belongs to, from its name prefix (Training_, PublicTest_, ...)."""
+    for prefix in SPLIT_PREFIXES:
+        if filename.startswith(prefix + "_"):
+            return prefix
+    return default
+
+
+def _decode(path: Path, report: LoadReport) -> np.ndarray | None:
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        report.unreadable.append(str(path))
+        return None
+    if img.shape != (SIZE, SIZE):
+        report.resized.append(f"{path} ({img.shape[1]}x{img.shape[0]})")
+        img = cv2.resize(img, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def _class_folders(root: Path, report: LoadReport) -> list[tuple[int, Path]]:
+    """(class index, folder) for each class subfolder of root; unknown folders are reported."""
+    found = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        name = sub.name.lower()
+        if name in EMOTIONS:
+            found.append((EMOTIONS.index(name), sub))
+        else:
+            report.unknown_folders.append(str(sub))
+    if not found:
+        raise DataError(f"{root}: no class folders found (expected subfolders named {', '.join(EMOTIONS)})")
+    return found
+
+
+def _list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_class_folder(root: Path, default_split: str, report: LoadReport) -> dict[str, Split]:
+    """A folder of class subfolders, split by file-name prefix (files without one go to default_split)."""
+    buckets: dict[str, tuple[list, list, list]] = {}
+    for label, folder in _class_folders(root, report):
+        files = _list_images(folder)
+        if not files:
+            report.empty_classes.append(str(folder))
+        for path in files:
+            img = _decode(path, report)
+            if img is None:
+                continue
+            imgs, labels, paths = buckets.setdefault(split_of(path.name, default_split), ([], [], []))
+            imgs.append(img)
+            labels.append(label)
+            paths.append(str(path))
+    return {name: _to_split(*b) for name, b in buckets.items()}
+
+
+def _to_split(imgs: list, labels: list, paths: list) -> Split:
+    images = np.stack(imgs) if imgs else np.zeros((0, SIZE, SIZE), np.uint8)
+    return Split(images, np.asarray(labels, dtype=np.int64), paths)
+
+
+def load_csv(path: Path, report: LoadReport) -> dict[str, Split]:
+    """The original Kaggle fer2013.csv: columns emotion, pixels (2304 space-separated values), Usage."""
+    buckets: dict[str, tuple[list, list, list]] = {}
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"emotion", "pixels"} - set(reader.fieldnames or [])
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(sorted(missing))} (expected emotion, pixels, Usage)")
+        for row_no, row in enumerate(reader, start=2):
+            try:
+                label = EMOTIONS.index(CSV_LABEL_TO_NAME[int(row["emotion"])])
+                pixels = np.asarray(row["pixels"].split(), dtype=np.uint8)
+                img = pixels.reshape(SIZE, SIZE)
+            except (ValueError, IndexError, TypeError, AttributeError):
+                report.bad_rows.append(f"{path}:{row_no}")
+                continue
+            usage = (row.get("Usage") or "Training").strip()
+            imgs, labels, paths = buckets.setdefault(usage, ([], [], []))
+            imgs.append(img)
+            labels.append(label)
+            paths.append(f"{path}:{row_no}")
+    if not buckets:
+        raise DataError(f"{path}: no usable rows")
+    return {name: _to_split(*b) for name, b in buckets.items()}
+
+
+def load_source(source: str | os.PathLike, report: LoadReport | None = None) -> dict[str, Split]:
+    """Load every split a source holds, without caching.
+
+    A source is fer2013.csv, a Kaggle root holding train/ and test/, or one folder of class
+    subfolders (its files split by name prefix, unprefixed ones counting as "test").
+    """
+    report = report if report is not None else LoadReport()
+    root = Path(source)
+    if not root.exists():
+        raise DataError(f"{root}: no such file or folder")
+    if root.is_file():
+        if root.suffix.lower() != ".csv":
+            raise DataError(f"{root}: expected fer2013.csv or a folder of class subfolders")
+        return load_csv(root, report)
+    if (root / "train").is_dir() or (root / "test").is_dir():
+        splits: dict[str, Split] = {}
+        for sub, default in (("train", "Training"), ("test", "test")):
+            if (root / sub).is_dir():
+                for name, split in load_class_folder(root / sub, default, report).items():
+                    splits[name] = _concat(splits[name], split) if name in splits else split
+        return splits
+    return load_class_folder(root, "test", report)
+
+
+def _concat(a: Split, b: Split) -> Split:
+    return Split(np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]), a.paths + b.paths)
+
+
+def source_fingerprint(source: Path) -> str:
+    """Changes whenever a file is added, removed, renamed, resized or touched under source."""
+    h = hashlib.sha1(f"v{CACHE_VERSION}".encode())
+    paths = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.relative_to(source.parent)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("FER_CACHE_DIR", Path.home() / ".cache" / "emotion-fer"))
+
+
+def load(source: str | os.PathLike, cache_dir: Path | None = None,
+         report: LoadReport | None = None) -> dict[str, Split]:
+    """load_source() through an .npz cache keyed by the source's path and fingerprint."""
+    source = Path(source).resolve()
+    if not source.exists():
+        raise DataError(f"{source}: no such file or folder")
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    key = hashlib.sha1(str(source).encode()).hexdigest()[:10]
+    cache = cache_dir / f"fer-{key}-{source_fingerprint(source)}.npz"
+    if cache.exists():
+        try:
+            return _read_cache(cache)
+        except (OSError, ValueError, KeyError):
+            cache.unlink(missing_ok=True)  # a torn write from an interrupted run: rebuild it
+    splits = load_source(source, report)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob(f"fer-{key}-*.npz"):
+        stale.unlink(missing_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    arrays = {}
+    for name, s in splits.items():
+        arrays[f"{name}/images"] = s.images
+        arrays[f"{name}/labels"] = s.labels
+        arrays[f"{name}/paths"] = np.asarray(s.paths, dtype=str)
+    np.savez(tmp, **arrays)
+    os.replace(tmp, cache)
+    return splits
+
+
+def _read_cache(path: Path) -> dict[str, Split]:
+    with np.load(path) as z:
+        names = sorted({k.split("/")[0] for k in z.files})
+        return {n: Split(z[f"{n}/images"], z[f"{n}/labels"], z[f"{n}/paths"].tolist()) for n in names}

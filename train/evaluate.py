@@ -1,0 +1,137 @@
+"""Evaluate a checkpoint on any folder of class subfolders (or fer2013.csv).
+
+    python -m train.evaluate --data ../shared/datasets/fer2013/test --json out/eval.json [--tta]
+
+Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix, writes
+them as JSON, and saves a confusion-matrix PNG. When the data mixes FER2013 splits
+(PublicTest_* and PrivateTest_* files), each split is also reported on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import EMOTIONS
+from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model
+from train.data import DataError, LoadReport, load
+from train.metrics import classification_report
+from train.predict import predict_probs
+from train.train import pick_device
+
+SPLIT_ORDER = ("PublicTest", "PrivateTest", "test", "Training")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Evaluate an expression classifier on labelled 48x48 faces.")
+    p.add_argument("--data", required=True, help="a folder of class subfolders, a Kaggle root, or fer2013.csv")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    p.add_argument("--json", type=Path, help="write the metrics here")
+    p.add_argument("--png", type=Path, help="confusion-matrix image (default: beside --json, else ./confusion_matrix.png)")
+    p.add_argument("--tta", action="store_true", help="average over mirror and 2-pixel shifts (6 passes)")
+    p.add_argument("--split", help="evaluate only this split (e.g. PublicTest, PrivateTest, Training)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--cache-dir", type=Path, default=None)
+    return p
+
+
+def format_report(name: str, r: dict) -> str:
+    lines = [f"{name}: n={r['n']}  accuracy {100 * r['accuracy']:.2f}%  macro-F1 {r['macro_f1']:.4f}",
+             f"  {'class':<9} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}"]
+    for c, m in r["per_class"].items():
+        lines.append(f"  {c:<9} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8d}")
+    lines.append("  confusion matrix (rows true, columns predicted): " + " ".join(c[:3] for c in EMOTIONS))
+    for c, row in zip(EMOTIONS, r["confusion_matrix"]):
+        lines.append(f"  {c:<9}" + "".join(f"{v:>6d}" for v in row))
+    return "\n".join(lines)
+
+
+def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm, dtype=float)
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=35, ha="right")
+    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    for i in range(len(EMOTIONS)):
+        for j in range(len(EMOTIONS)):
+            ax.text(j, i, f"{100 * rates[i, j]:.0f}%\n({int(cm[i, j])})", ha="center", va="center", fontsize=8,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, label="share of the true class")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    device = pick_device(args.device)
+    loaded = load_model(args.weights, device)
+    report = LoadReport()
+    splits = load(args.data, args.cache_dir, report)
+    for line in report.lines():
+        print(f"data: {line}")
+    if args.split:
+        if args.split not in splits:
+            raise DataError(f"{args.data}: no '{args.split}' images (found: {', '.join(splits) or 'none'})")
+        splits = {args.split: splits[args.split]}
+    names = sorted(splits, key=lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER))
+    if not any(len(splits[n]) for n in names):
+        raise DataError(f"{args.data}: no images found")
+
+    t0 = time.perf_counter()
+    preds = {}
+    for name in names:
+        s = splits[name]
+        probs = predict_probs(loaded.model, s.images, loaded.mean, loaded.std, device, tta=args.tta)
+        preds[name] = (s.labels, probs.argmax(1))
+    seconds = time.perf_counter() - t0
+
+    y_true = np.concatenate([preds[n][0] for n in names])
+    y_pred = np.concatenate([preds[n][1] for n in names])
+    result = classification_report(y_true, y_pred)
+    result.update({"data": str(args.data), "weights": str(args.weights), "tta": bool(args.tta),
+                   "seconds": round(seconds, 2)})
+    if len(names) > 1:
+        result["splits"] = {n: classification_report(*preds[n]) for n in names}
+    label = "+".join(names) + (" (TTA)" if args.tta else "")
+    print(format_report(label, result))
+    for n, r in result.get("splits", {}).items():
+        print(format_report(n, r))
+
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    png = args.png or (args.json.with_name(args.json.stem + "_confusion.png") if args.json else Path("confusion_matrix.png"))
+    plot_confusion(np.array(result["confusion_matrix"]),
+                   png, f"{label}: accuracy {100 * result['accuracy']:.1f}%, macro-F1 {result['macro_f1']:.3f}")
+    print(f"wrote {png}" + (f" and {args.json}" if args.json else ""))
+    return result
+
+
+def cli(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    try:
+        evaluate(args)
+    except (DataError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except torch.cuda.OutOfMemoryError:
+        print("error: out of GPU memory; try --device cpu", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,264 @@
+"""Train an expression classifier on FER2013.
+
+    python -m train.train --data ../shared/datasets/fer2013 --out runs/cnn --epochs 60
+    python -m train.train --data ../shared/datasets/fer2013 --out runs/cnn --epochs 60 --resume
+
+Every epoch writes `<out>/last.pth` (the exact training state, for --resume), and whenever
+the selection split (PublicTest) improves, `<out>/best.pth` in the shipping format
+(models/checkpoint.py). `<out>/history.json` and `<out>/curves.png` track loss and accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from models import EMOTIONS
+from models.checkpoint import save_checkpoint
+from models.emotion_cnn import ModelConfig, build_model
+from train.augment import AugmentConfig, augment_batch
+from train.data import DataError, LoadReport, Split, load
+from train.metrics import classification_report
+from train.predict import autocast_for, predict_probs
+
+SELECTION_SPLITS = ("PublicTest", "test")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Train the FER2013 expression classifier.")
+    p.add_argument("--data", required=True, help="fer2013.csv, or a folder holding train/ and test/")
+    p.add_argument("--out", default="runs/cnn", help="run folder for checkpoints, history and curves")
+    p.add_argument("--arch", default="cnn", choices=["cnn", "cnn_rnn"])
+    p.add_argument("--widths", default="32,64,128,256", help="channels per conv stage")
+    p.add_argument("--convs", default="1,2,3,3", help="conv layers per stage")
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--rnn", default="gru", choices=["gru", "lstm"])
+    p.add_argument("--dropout", type=float, default=0.4)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate")
+    p.add_argument("--warmup-epochs", type=float, default=2.0)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--class-weight-power", type=float, default=0.3,
+                   help="loss weight per class = count^-power (0 = unweighted); lifts rare 'disgust'")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many images (smoke tests)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--cache-dir", type=Path, default=None, help="decoded-dataset cache (default ~/.cache/emotion-fer)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pth")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (log lines only)")
+    return p
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def selection_split(splits: dict[str, Split], rng: np.random.Generator) -> tuple[str, Split, Split]:
+    """(name, train, selection): PublicTest when the data has it, else 10% held out of Training."""
+    train = splits["Training"]
+    for name in SELECTION_SPLITS:
+        if name in splits and len(splits[name]):
+            return name, train, splits[name]
+    order = rng.permutation(len(train))
+    cut = max(1, len(train) // 10)
+    return "holdout", train.subset(order[cut:]), train.subset(order[:cut])
+
+
+def lr_lambda(total_steps: int, warmup_steps: int):
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return f
+
+
+def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer, scheduler, class_weights,
+                    args, aug: AugmentConfig | None, mean: float, std: float, device, gen: torch.Generator,
+                    epoch: int) -> dict:
+    model.train()
+    order = torch.randperm(len(labels), generator=gen)
+    n_batches = len(order) // args.batch_size  # drop the ragged tail: BatchNorm dislikes tiny batches
+    total_loss = correct = seen = 0
+    bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{args.epochs}", leave=False, disable=args.quiet,
+               unit="batch", dynamic_ncols=True)
+    for b in bar:
+        idx = order[b * args.batch_size:(b + 1) * args.batch_size]
+        x = images[idx].float().div_(255).unsqueeze(1)
+        if aug is not None:
+            x = augment_batch(x, aug, gen)
+        x = ((x - mean) / std).to(device).contiguous(memory_format=torch.channels_last)
+        y = labels[idx].to(device)
+        with autocast_for(device):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, weight=class_weights, label_smoothing=args.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}",
+                        lr=f"{scheduler.get_last_lr()[0]:.4f}")
+    return {"train_loss": total_loss / max(1, seen), "train_acc": correct / max(1, seen)}
+
+
+def evaluation_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1)).mean())
+
+
+def plot_curves(history: list[dict], path: Path, selection_name: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], label="train (augmented, smoothed labels)")
+    ax1.plot(epochs, [h["val_loss"] for h in history], label=selection_name)
+    ax1.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
+    ax2.plot(epochs, [100 * h["train_acc"] for h in history], label="train (augmented)")
+    ax2.plot(epochs, [100 * h["val_acc"] for h in history], label=selection_name)
+    ax2.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(args: argparse.Namespace) -> dict:
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    report = LoadReport()
+    splits = load(args.data, args.cache_dir, report)
+    for line in report.lines():
+        print(f"data: {line}")
+    if "Training" not in splits or not len(splits["Training"]):
+        raise DataError(f"{args.data}: no Training images found")
+    rng = np.random.default_rng(args.seed)
+    sel_name, train, sel = selection_split(splits, rng)
+    if args.limit:
+        train = train.subset(rng.permutation(len(train))[:args.limit])
+        sel = sel.subset(rng.permutation(len(sel))[:max(64, args.limit // 4)])
+    args.batch_size = min(args.batch_size, len(train))
+    print(f"data: {len(train)} training images, {len(sel)} {sel_name} images for model selection; device {device}")
+
+    mean = float(train.images.mean() / 255)
+    std = float(train.images.std() / 255)
+    counts = np.bincount(train.labels, minlength=len(EMOTIONS)).astype(float)
+    weights = np.where(counts > 0, np.maximum(counts, 1) ** -args.class_weight_power, 0)
+    weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
+    class_weights = torch.tensor(weights, dtype=torch.float32, device=device)
+
+    cfg = ModelConfig(arch=args.arch, widths=tuple(int(v) for v in args.widths.split(",")),
+                      convs_per_stage=tuple(int(v) for v in args.convs.split(",")),
+                      hidden=args.hidden, rnn=args.rnn, dropout=args.dropout)
+    model = build_model(cfg).to(device).to(memory_format=torch.channels_last)
+    n_params = sum(p.numel() for p in model.parameters())
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # BatchNorm and biases
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}],
+                                lr=args.lr, momentum=0.9, nesterov=True)
+    steps_per_epoch = len(train) // args.batch_size
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)))
+    gen = torch.Generator().manual_seed(args.seed)
+    aug = None if args.no_augment else AugmentConfig()
+
+    start_epoch, best_acc, history, wall = 0, -1.0, [], 0.0
+    last_path, best_path = out / "last.pth", out / "best.pth"
+    if args.resume:
+        if not last_path.is_file():
+            raise SystemExit(f"error: --resume given but {last_path} does not exist")
+        state = torch.load(last_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        start_epoch, best_acc, history, wall = state["epoch"], state["best_acc"], state["history"], state["wall_time_s"]
+        print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} accuracy {best_acc:.4f})")
+
+    command = "python -m train.train " + " ".join(sys.argv[1:])
+    images_t = torch.from_numpy(train.images)
+    labels_t = torch.from_numpy(train.labels)
+    print(f"model: {cfg.arch} {cfg.widths} convs {cfg.convs_per_stage}, {n_params / 1e6:.2f}M parameters")
+
+    epochs_bar = tqdm(range(start_epoch, args.epochs), desc="training", unit="epoch", disable=args.quiet,
+                      initial=start_epoch, total=args.epochs, dynamic_ncols=True)
+    for epoch in epochs_bar:
+        t0 = time.time()
+        stats = train_one_epoch(model, images_t, labels_t, optimizer, scheduler, class_weights, args, aug,
+                                mean, std, device, gen, epoch)
+        probs = predict_probs(model, sel.images, mean, std, device)
+        val = classification_report(sel.labels, probs.argmax(1))
+        wall += time.time() - t0
+        row = {"epoch": epoch + 1, **stats, "val_loss": evaluation_loss(probs, sel.labels),
+               "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"], "seconds": time.time() - t0}
+        history.append(row)
+        improved = val["accuracy"] > best_acc
+        if improved:
+            best_acc = val["accuracy"]
+            training = {"command": command, "data": str(args.data), "train_images": len(train),
+                        "selection_split": sel_name, "epoch": epoch + 1, "epochs": args.epochs,
+                        "wall_time_s": round(wall, 1), "seed": args.seed, "device": str(device),
+                        "torch": torch.__version__, "augment": asdict(aug) if aug else None,
+                        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+            save_checkpoint(best_path, model, cfg, mean, std, training, {sel_name: val})
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": gen.get_state(), "epoch": epoch + 1,
+                    "best_acc": best_acc, "history": history, "wall_time_s": wall}, out / "last.tmp")
+        os.replace(out / "last.tmp", last_path)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        plot_curves(history, out / "curves.png", sel_name)
+        line = (f"epoch {epoch + 1}/{args.epochs}: train loss {stats['train_loss']:.3f} acc {stats['train_acc']:.4f} | "
+                f"{sel_name} loss {row['val_loss']:.3f} acc {val['accuracy']:.4f} macro-F1 {val['macro_f1']:.4f}"
+                f"{' *best' if improved else ''} | {row['seconds']:.0f}s")
+        epochs_bar.write(line) if not args.quiet else print(line, flush=True)
+    print(f"done: best {sel_name} accuracy {best_acc:.4f}; weights in {best_path}")
+    return {"best_acc": best_acc, "best_path": str(best_path), "history": history}
+
+
+def cli(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    try:
+        main(args)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the last finished epoch is saved in {Path(args.out) / 'last.pth'}; continue with --resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
