@@ -39,7 +39,8 @@ def count_macs(model: torch.nn.Module) -> int:
     def hook(module, inputs, output):
         nonlocal total
         if isinstance(module, torch.nn.Conv2d):
-            total += output.numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1] // module.groups
+            kh, kw = module.kernel_size
+            total += output.numel() * module.in_channels * kh * kw // module.groups
         elif isinstance(module, torch.nn.Linear):
             total += module.in_features * module.out_features
 
@@ -74,7 +75,7 @@ def main() -> None:
         torch.set_num_threads(threads)
         for batch in (8, 64):
             crops = rng.integers(0, 256, (batch, 48, 48), dtype=np.uint8)
-            ms = median_ms(lambda: clf.predict(crops), max(20, args.repeats // batch))
+            ms = median_ms(lambda c=crops: clf.predict(c), max(20, args.repeats // batch))
             print(f"batch {batch:>2}, {threads} thread(s): {ms / batch:.2f} ms/face, {1000 * batch / ms:.0f} faces/s")
 
 

@@ -173,7 +173,7 @@ class CameraSource(FrameSource):
         index = 0
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._latest_no > seen or self._failed or self._stopped)
+                self._cond.wait_for(lambda s=seen: self._latest_no > s or self._failed or self._stopped)
                 if self._latest_no > seen:
                     seen = self._latest_no
                     image = self._latest

@@ -15,7 +15,8 @@ from models.checkpoint import CheckpointError, load_model, read_checkpoint
 from tests.paths import FER_ROOT, REPO
 from train import evaluate, train
 
-TINY = ["--widths", "8,16,16,32", "--convs", "1,1,1,1", "--hidden", "32", "--batch-size", "32", "--threads", "1", "--quiet"]
+TINY = ["--widths", "8,16,16,32", "--convs", "1,1,1,1", "--hidden", "32", "--batch-size", "32", "--threads", "1",
+        "--quiet"]
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,8 @@ class Window:
             if time.time() > deadline or self.proc.poll() is not None:
                 self.proc.kill()
                 pytest.fail(f"no window appeared: {self.proc.communicate()[1][-2000:]}")
-            found = subprocess.run(["xdotool", "search", "--name", WINDOW], env=self.env, capture_output=True, text=True)
+            found = subprocess.run(["xdotool", "search", "--name", WINDOW], env=self.env, capture_output=True,
+                                   text=True)
             self.wid = found.stdout.split()[0] if found.stdout.split() else ""
             time.sleep(0.3)
         time.sleep(2.0)  # the first frame is drawn after the window maps

@@ -40,7 +40,7 @@ class Split:
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=len(EMOTIONS))
-        return {name: int(c) for name, c in zip(EMOTIONS, counts)}
+        return {name: int(c) for name, c in zip(EMOTIONS, counts, strict=True)}
 
     def subset(self, index: np.ndarray) -> Split:
         return Split(self.images[index], self.labels[index], [self.paths[i] for i in index])

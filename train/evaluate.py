@@ -33,7 +33,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="a folder of class subfolders, a Kaggle root, or fer2013.csv")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--json", type=Path, help="write the metrics here")
-    p.add_argument("--png", type=Path, help="confusion-matrix image (default: beside --json, else ./confusion_matrix.png)")
+    p.add_argument("--png", type=Path,
+                   help="confusion-matrix image (default: beside --json, else ./confusion_matrix.png)")
     p.add_argument("--tta", action="store_true", help="average over mirror and 2-pixel shifts (6 passes)")
     p.add_argument("--split", help="evaluate only this split (e.g. PublicTest, PrivateTest, Training)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -47,7 +48,7 @@ def format_report(name: str, r: dict) -> str:
     for c, m in r["per_class"].items():
         lines.append(f"  {c:<9} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8d}")
     lines.append("  confusion matrix (rows true, columns predicted): " + " ".join(c[:3] for c in EMOTIONS))
-    for c, row in zip(EMOTIONS, r["confusion_matrix"]):
+    for c, row in zip(EMOTIONS, r["confusion_matrix"], strict=True):
         lines.append(f"  {c:<9}" + "".join(f"{v:>6d}" for v in row))
     return "\n".join(lines)
 
@@ -113,7 +114,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
-    png = args.png or (args.json.with_name(args.json.stem + "_confusion.png") if args.json else Path("confusion_matrix.png"))
+    png = args.png or (args.json.with_name(args.json.stem + "_confusion.png") if args.json
+                       else Path("confusion_matrix.png"))
     plot_confusion(np.array(result["confusion_matrix"]),
                    png, f"{label}: accuracy {100 * result['accuracy']:.1f}%, macro-F1 {result['macro_f1']:.3f}")
     print(f"wrote {png}" + (f" and {args.json}" if args.json else ""))

@@ -254,8 +254,8 @@ def cli(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the last finished epoch is saved in {Path(args.out) / 'last.pth'}; continue with --resume",
-              file=sys.stderr)
+        print(f"\ninterrupted: the last finished epoch is saved in {Path(args.out) / 'last.pth'}; "
+              "continue with --resume", file=sys.stderr)
         return 130
     return 0
 
