@@ -17,6 +17,9 @@ import sys
 # Quieten MediaPipe's and TensorFlow Lite's C++ logging before they are imported.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# OpenCV's bundled Qt ships no fonts and warns at every window start; point it at the system's.
+if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
+    os.environ.setdefault("QT_QPA_FONTDIR", "/usr/share/fonts/truetype/dejavu")
 
 from mappings import MappingError  # noqa: E402
 from models.checkpoint import CheckpointError  # noqa: E402
