@@ -17,6 +17,8 @@ import sys
 # Quieten MediaPipe's and TensorFlow Lite's C++ logging before they are imported.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# OpenCV logs every backend it tries when a camera or file fails to open; our one-line error says it.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 # OpenCV's bundled Qt ships no fonts and warns at every window start; point it at the system's.
 if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
     os.environ.setdefault("QT_QPA_FONTDIR", "/usr/share/fonts/truetype/dejavu")
