@@ -8,19 +8,7 @@ from torch.fx.experimental.optimization import fuse
 
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, load_model
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA device is available")
-    return torch.device(name)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether oneDNN runs bf16 natively here (AVX-512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+from models.device import bf16_is_fast, resolve_device
 
 
 class EmotionClassifier:
@@ -41,7 +29,7 @@ class EmotionClassifier:
             # Folding BatchNorm into the convolutions is exact in eval mode and saves a pass per layer.
             model = fuse(model)
         if precision == "auto":
-            precision = "bf16" if self.device.type == "cuda" or cpu_has_bf16() else "fp32"
+            precision = "bf16" if bf16_is_fast(self.device) else "fp32"
         # bf16 weights: 1.8x faster per face on AVX-512-BF16 CPUs; the checkpoint's accuracy was
         # measured under bf16 autocast, and bench/inference.py reports both precisions.
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32

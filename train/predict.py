@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from models.device import autocast_for
 from train.augment import normalize
-
-
-def autocast_for(device: torch.device):
-    """bf16 autocast: 2-5x faster than fp32 on AVX-512-BF16 CPUs, and the usual choice on GPUs."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type in ("cpu", "cuda"))
 
 
 @torch.inference_mode()

@@ -26,11 +26,12 @@ from tqdm import tqdm
 
 from models import EMOTIONS
 from models.checkpoint import save_checkpoint
+from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ModelConfig, build_model
 from train.augment import AugmentConfig, augment_batch
 from train.data import DataError, LoadReport, Split, load
 from train.metrics import classification_report
-from train.predict import autocast_for, predict_probs
+from train.predict import predict_probs
 
 SELECTION_SPLITS = ("PublicTest", "test")
 
@@ -65,11 +66,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda requested but no CUDA device is available")
-    return torch.device(name)
+    try:
+        return resolve_device(name)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def selection_split(splits: dict[str, Split], rng: np.random.Generator) -> tuple[str, Split, Split]:
