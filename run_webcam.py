@@ -27,6 +27,7 @@ from mappings import MappingError  # noqa: E402
 from models.checkpoint import CheckpointError  # noqa: E402
 from realtime.app import AppConfig, run  # noqa: E402
 from realtime.capture import CaptureError  # noqa: E402
+from realtime.classify import PRECISIONS  # noqa: E402
 from realtime.detect import DetectorError  # noqa: E402
 from realtime.draw import Overlays  # noqa: E402
 from realtime.record import RecordError  # noqa: E402
@@ -44,6 +45,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     model = p.add_argument_group("models")
     model.add_argument("--weights", help="classifier checkpoint (default models/emotion_cnn.pth)")
     model.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks CUDA if present")
+    model.add_argument("--precision", default="auto", choices=["auto", *PRECISIONS],
+                       help="classifier arithmetic; auto: bf16 where native, else int8 on x86 CPUs, else fp32")
     model.add_argument("--detector", default="short",
                        help="'short' (faces within ~2 m), 'full' (up to ~5 m) or a .tflite path")
     model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
@@ -73,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = AppConfig(
         source=args.source, width=args.width, height=args.height, fps=args.fps, weights=args.weights,
-        device=args.device, detector=args.detector, min_detection=args.min_detection, smoothing=args.smoothing,
-        affect_mode=args.affect_mode, record=args.record, csv=args.csv, report=args.report,
+        device=args.device, precision=args.precision, detector=args.detector, min_detection=args.min_detection,
+        smoothing=args.smoothing, affect_mode=args.affect_mode, record=args.record, csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, va=not args.no_va),
     )

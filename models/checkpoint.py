@@ -10,12 +10,14 @@ A shipped checkpoint is a dict of plain types and tensors, so it loads with
     state_dict    the weights
     training      {"command", "data", "epochs", "wall_time_s", "seed", ...}
     metrics       {"PublicTest": {"accuracy", "macro_f1", ...}, ...}
+    int8          optional: the int8 model for CPUs without native bf16 (see models/quantize.py)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +57,10 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig,
         "training": json.loads(json.dumps(training or {}, default=str)),
         "metrics": json.loads(json.dumps(metrics or {}, default=str)),
     }
+    write_checkpoint(path, payload)
+
+
+def write_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -68,7 +74,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # Rebuilding the int8 entry's quantized tensors makes torch warn about its own deprecations.
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:160]})") from None

@@ -55,6 +55,7 @@ class AppConfig:
     fps: float | None = None
     weights: str | None = None
     device: str = "auto"
+    precision: str = "auto"
     detector: str = "short"
     min_detection: float = 0.6
     smoothing: float = 0.7
@@ -113,7 +114,8 @@ class App:
         self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
         self.au_list, self.va_plot = ActionUnitAnnotator(AU_NAMES), ValenceArousalAnnotator()
-        self.hud, self.help = HudAnnotator(), HelpAnnotator()
+        self.hud = HudAnnotator(f"{classifier.device.type} {classifier.precision}")
+        self.help = HelpAnnotator()
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
         self.timer = StageTimer()
@@ -313,7 +315,8 @@ def run(cfg: AppConfig) -> RunSummary:
         cfg.csv = cfg.csv or str(report_dir / "frames.csv")
     signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill finalises files like Ctrl-C does
     with ExitStack() as stack:
-        classifier = EmotionClassifier(cfg.weights, cfg.device) if cfg.weights else EmotionClassifier(device=cfg.device)
+        weights = {"weights": cfg.weights} if cfg.weights else {}
+        classifier = EmotionClassifier(device=cfg.device, precision=cfg.precision, **weights)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
         app = App(cfg, source, classifier, stack)
         if cfg.display:

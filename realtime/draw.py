@@ -181,12 +181,16 @@ class ValenceArousalAnnotator:
 
 
 class HudAnnotator:
-    """FPS, per-stage latency, and the recording / paused state, top left."""
+    """FPS, where the classifier runs (e.g. "cpu int8"), per-stage latency, and the recording /
+    paused state, top left."""
+
+    def __init__(self, backend: str = ""):
+        self.backend = backend
 
     def annotate(self, canvas: np.ndarray, fps: float, stage_ms: dict[str, float], recording: bool,
                  paused: bool) -> None:
         s = text_scale(canvas)
-        lines = [(f"{fps:5.1f} FPS   " if fps > 0 else "") + ("PAUSED" if paused else "")]
+        lines = [(f"{fps:5.1f} FPS   " if fps > 0 else "") + self.backend + ("   PAUSED" if paused else "")]
         lines.append("  ".join(f"{k} {v:.1f}" for k, v in stage_ms.items()) + " ms")
         row = int(22 * s)
         width = max(cv2.getTextSize(t, FONT, 0.5 * s, 1)[0][0] for t in lines)

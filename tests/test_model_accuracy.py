@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.checkpoint import read_checkpoint
+from models.checkpoint import load_model, read_checkpoint
+from models.quantize import int8_supported, load_int8
 from tests.paths import FER_TEST, WEIGHTS
 from train.data import load
 from train.metrics import classification_report
@@ -18,8 +19,6 @@ pytestmark = [
 
 
 def test_shipped_model_reproduces_its_publictest_score(tmp_path):
-    from models.checkpoint import load_model
-
     loaded = load_model(WEIGHTS)
     split = load(FER_TEST, tmp_path)["PublicTest"]
     assert len(split) == 3589
@@ -32,3 +31,17 @@ def test_shipped_model_reproduces_its_publictest_score(tmp_path):
     assert report["accuracy"] >= 0.66
     assert report["macro_f1"] >= 0.60
     assert np.isfinite(probs).all()
+
+
+def test_shipped_int8_model_reproduces_its_publictest_score(tmp_path):
+    if not int8_supported():
+        pytest.skip("int8 needs an x86-64 CPU")
+    loaded = load_model(WEIGHTS)
+    split = load(FER_TEST, tmp_path)["PublicTest"]
+    probs = predict_probs(load_int8(loaded), split.images, loaded.mean, loaded.std, torch.device("cpu"),
+                          autocast=False)
+    accuracy = classification_report(split.labels, probs.argmax(1))["accuracy"]
+    meta = read_checkpoint(WEIGHTS)
+    assert accuracy == pytest.approx(meta["int8"]["metrics"]["PublicTest"]["accuracy"], abs=0.005)
+    # What the app runs on CPUs without native bf16 gives up at most a point against the checkpoint.
+    assert accuracy >= meta["metrics"]["PublicTest"]["accuracy"] - 0.01

@@ -1,43 +1,18 @@
 """A brief real training run on a tiny subset, evaluation of its output, resume, and checkpoints."""
 
 import json
-import shutil
 import subprocess
 import sys
 
-import cv2
 import numpy as np
 import pytest
 import torch
 
 from models import EMOTIONS
 from models.checkpoint import CheckpointError, load_model, read_checkpoint
-from tests.paths import FER_ROOT, REPO
+from tests.conftest import TINY
+from tests.paths import REPO
 from train import evaluate, train
-
-TINY = ["--widths", "8,16,16,32", "--convs", "1,1,1,1", "--hidden", "32", "--batch-size", "32", "--threads", "1",
-        "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def tiny_fer(tmp_path_factory):
-    """A Kaggle-layout folder: 40 real FER2013 faces per class when ../shared is there, else drawn ones."""
-    root = tmp_path_factory.mktemp("fer")
-    rng = np.random.default_rng(0)
-    for ci, c in enumerate(EMOTIONS):
-        real = sorted((FER_ROOT / "train" / c).glob("*.jpg"))[:40] if FER_ROOT.is_dir() else []
-        test_real = sorted((FER_ROOT / "test" / c).glob("*.jpg"))[:8] if FER_ROOT.is_dir() else []
-        for split, files, prefix, n in (("train", real, "Training", 40), ("test", test_real, "PublicTest", 8)):
-            (root / split / c).mkdir(parents=True)
-            for i in range(n):
-                dst = root / split / c / f"{prefix}_{i:05d}.jpg"
-                if files:
-                    shutil.copy(files[i], dst)
-                else:  # class-dependent stripes, learnable in a few steps
-                    img = (rng.random((48, 48)) * 60).astype(np.uint8)
-                    img[:, ci * 6:(ci + 1) * 6] = 230
-                    cv2.imwrite(str(dst), img)
-    return root
 
 
 def test_train_evaluate_resume(tiny_fer, tmp_path):
@@ -80,13 +55,6 @@ def test_missing_data_is_one_line_error(tmp_path):
                            str(tmp_path / "r")], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tiny_fer, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ckpt")
-    assert train.cli(["--data", str(tiny_fer), "--out", str(out), "--epochs", "1", *TINY]) == 0
-    return out / "best.pth"
 
 
 def test_checkpoint_loads_with_weights_only(tiny_checkpoint):

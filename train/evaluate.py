@@ -20,6 +20,7 @@ import torch
 
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model
+from models.quantize import load_int8
 from train.data import DataError, LoadReport, load
 from train.metrics import classification_report
 from train.predict import predict_probs
@@ -36,6 +37,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", type=Path,
                    help="confusion-matrix image (default: beside --json, else ./confusion_matrix.png)")
     p.add_argument("--tta", action="store_true", help="average over mirror and 2-pixel shifts (6 passes)")
+    p.add_argument("--int8", action="store_true",
+                   help="score the checkpoint's int8 model (what the app runs on CPUs without native bf16)")
     p.add_argument("--split", help="evaluate only this split (e.g. PublicTest, PrivateTest, Training)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--cache-dir", type=Path, default=None)
@@ -77,8 +80,9 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> dict:
-    device = pick_device(args.device)
+    device = torch.device("cpu") if args.int8 else pick_device(args.device)
     loaded = load_model(args.weights, device)
+    model = load_int8(loaded, str(args.weights)) if args.int8 else loaded.model
     report = LoadReport()
     splits = load(args.data, args.cache_dir, report)
     for line in report.lines():
@@ -95,18 +99,19 @@ def evaluate(args: argparse.Namespace) -> dict:
     preds = {}
     for name in names:
         s = splits[name]
-        probs = predict_probs(loaded.model, s.images, loaded.mean, loaded.std, device, tta=args.tta)
+        probs = predict_probs(model, s.images, loaded.mean, loaded.std, device, tta=args.tta,
+                              autocast=not args.int8)
         preds[name] = (s.labels, probs.argmax(1))
     seconds = time.perf_counter() - t0
 
     y_true = np.concatenate([preds[n][0] for n in names])
     y_pred = np.concatenate([preds[n][1] for n in names])
     result = classification_report(y_true, y_pred)
-    result.update({"data": str(args.data), "weights": str(args.weights), "tta": bool(args.tta),
+    result.update({"data": str(args.data), "weights": str(args.weights), "tta": bool(args.tta), "int8": args.int8,
                    "seconds": round(seconds, 2)})
     if len(names) > 1:
         result["splits"] = {n: classification_report(*preds[n]) for n in names}
-    label = "+".join(names) + (" (TTA)" if args.tta else "")
+    label = "+".join(names) + (" (TTA)" if args.tta else "") + (" int8" if args.int8 else "")
     print(format_report(label, result))
     for n, r in result.get("splits", {}).items():
         print(format_report(n, r))

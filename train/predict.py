@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import torch
 
@@ -11,10 +13,12 @@ from train.augment import normalize
 
 @torch.inference_mode()
 def predict_probs(model: torch.nn.Module, images: np.ndarray, mean: float, std: float,
-                  device: torch.device, batch_size: int = 512, tta: bool = False) -> np.ndarray:
+                  device: torch.device, batch_size: int = 512, tta: bool = False,
+                  autocast: bool = True) -> np.ndarray:
     """Softmax probabilities [N, classes] for uint8 images [N, 48, 48].
 
     tta averages the probabilities of the image and its mirror, plus four 2-pixel shifts.
+    autocast=False keeps the input in fp32, as an int8 model (models/quantize.py) needs.
     """
     model.eval()
     out = []
@@ -28,7 +32,7 @@ def predict_probs(model: torch.nn.Module, images: np.ndarray, mean: float, std: 
         probs = 0
         for v in views:
             v = v.to(device).contiguous(memory_format=torch.channels_last)
-            with autocast_for(device):
+            with autocast_for(device) if autocast else nullcontext():
                 logits = model(v)
             probs = probs + torch.softmax(logits.float(), dim=1)
         out.append((probs / len(views)).cpu().numpy())
