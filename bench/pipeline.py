@@ -1,6 +1,6 @@
 """Whole-pipeline speed, headless, on a 640x480 video with one face.
 
-    python -m bench.pipeline [--frames 300] [--video PATH]
+    python -m bench.pipeline [--frames 300] [--video PATH] [--precision P] [--classifier-threads N]
 
 Runs the app's own loop (realtime.app.run: decode, detect, crop, classify, track+map, draw,
 encode to an .mp4 and the CSV log) and, in the same process, a naive loop that does what a
@@ -104,6 +104,9 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--video", type=Path, help="use this video instead of the generated 640x480 one")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    p.add_argument("--precision", default="auto", help="the app's classifier precision (auto, fp32, bf16, int8)")
+    p.add_argument("--classifier-threads", type=int, default=1,
+                   help="CPU threads for the app's classifier")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -114,10 +117,11 @@ def main() -> None:
         naive_loop(video, tmp / "warm.mp4", args.weights)
         naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
         summary = run(AppConfig(source=str(video), weights=args.weights, display=False, record=str(tmp / "app.mp4"),
-                                csv=str(tmp / "app.csv")))
+                                csv=str(tmp / "app.csv"), precision=args.precision,
+                                classifier_threads=args.classifier_threads))
     app_fps = summary.frames / summary.seconds
     print(f"\nvideo: {video if args.video else '640x480 generated, one face'}, {summary.frames} frames, "
-          f"torch {torch.__version__}, {os.cpu_count()} CPU cores")
+          f"torch {torch.__version__}, {os.cpu_count()} CPU cores; app classifier {summary.classifier}")
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")
     for stage in ("decode", "detect", "crop", "classify", "track", "draw", "encode"):
         name = "track+map" if stage == "track" else stage

@@ -56,6 +56,7 @@ class AppConfig:
     weights: str | None = None
     device: str = "auto"
     precision: str = "auto"
+    classifier_threads: int = 1  # see realtime/classify.py before raising it
     detector: str = "short"
     min_detection: float = 0.6
     smoothing: float = 0.7
@@ -79,6 +80,7 @@ class RunSummary:
     recordings: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
+    classifier: str = ""  # where and how it ran, e.g. "cpu int8"
 
 
 def timestamp_name(prefix: str, suffix: str) -> str:
@@ -114,12 +116,12 @@ class App:
         self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
         self.au_list, self.va_plot = ActionUnitAnnotator(AU_NAMES), ValenceArousalAnnotator()
-        self.hud = HudAnnotator(f"{classifier.device.type} {classifier.precision}")
-        self.help = HelpAnnotator()
+        backend = f"{classifier.device.type} {classifier.precision}"
+        self.hud, self.help = HudAnnotator(backend), HelpAnnotator()
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
         self.timer = StageTimer()
-        self.summary = RunSummary()
+        self.summary = RunSummary(classifier=backend)
         self.fps = 0.0
         self.paused = False
         self.window_size: tuple[int, int] | None = None
@@ -316,7 +318,8 @@ def run(cfg: AppConfig) -> RunSummary:
     signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill finalises files like Ctrl-C does
     with ExitStack() as stack:
         weights = {"weights": cfg.weights} if cfg.weights else {}
-        classifier = EmotionClassifier(device=cfg.device, precision=cfg.precision, **weights)
+        classifier = EmotionClassifier(device=cfg.device, precision=cfg.precision,
+                                       cpu_threads=cfg.classifier_threads, **weights)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
         app = App(cfg, source, classifier, stack)
         if cfg.display:

@@ -21,15 +21,16 @@ class EmotionClassifier:
     "auto": bf16 on GPUs and CPUs with native bf16, else int8 when the checkpoint carries it,
     else fp32. Per face on the CPU kinds measured (bench/README.md): bf16 2.8 ms on AVX-512-BF16;
     int8 2.9 ms against fp32 5.6 ms on AVX2.
+
+    cpu_threads: 1 by default. On an idle 2-core AVX2 CPU two threads shave ~1.4 ms off the
+    classify stage, but when the cores are busy (another program, or MediaPipe's workers on an
+    AVX-512-BF16 CPU) they spin against it and the whole pipeline runs 1.4-3x slower
+    (bench/README.md, "Classifier threads").
     """
 
     def __init__(self, weights: str = str(DEFAULT_WEIGHTS), device: str = "auto", cpu_threads: int = 1,
                  precision: str = "auto"):
         self.device = resolve_device(device)
-        if self.device.type == "cpu" and cpu_threads:
-            # One face is too little work to share: extra intra-op threads only spin against the
-            # capture thread and MediaPipe's own workers (measured 2x slower with 2 threads here).
-            torch.set_num_threads(cpu_threads)
         loaded = load_model(weights, self.device)
         self.meta = loaded.meta
         self.mean, self.std = loaded.mean, loaded.std
@@ -40,6 +41,8 @@ class EmotionClassifier:
         if precision == "int8" and self.device.type != "cpu":
             raise ValueError("int8 runs on the CPU only; use --device cpu or another precision")
         self.precision = precision
+        if self.device.type == "cpu":
+            torch.set_num_threads(cpu_threads)
         if precision == "int8":
             self.model = load_int8(loaded, str(weights))
             self.dtype = torch.float32  # the int8 graph quantizes its fp32 input itself

@@ -1,4 +1,4 @@
-"""Int8 weights: written by train.quantize, loaded back exactly, chosen by 'auto', refused clearly."""
+"""Int8 weights (written, reloaded exactly, chosen by 'auto', refused clearly)."""
 
 import json
 import subprocess
@@ -102,3 +102,4 @@ def test_shipped_weights_carry_int8_that_agrees_with_fp32(astronaut_crop):
     fp32 = EmotionClassifier(str(WEIGHTS), "cpu", precision="fp32").predict(astronaut_crop)
     int8 = EmotionClassifier(str(WEIGHTS), "cpu", precision="int8").predict(astronaut_crop)
     assert int8.argmax() == fp32.argmax() and np.abs(int8 - fp32).max() < 0.1
+
