@@ -25,13 +25,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models import EMOTIONS
-from models.checkpoint import save_checkpoint
+from models.checkpoint import CheckpointError, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ModelConfig, build_model
 from train.augment import AugmentConfig, augment_batch
 from train.data import DataError, LoadReport, Split, load
 from train.metrics import classification_report
 from train.predict import predict_probs
+from train.teacher import check_teacher_files, distillation_loss, soft_targets
 
 SELECTION_SPLITS = ("PublicTest", "test")
 
@@ -54,6 +55,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weight-power", type=float, default=0.3,
                    help="loss weight per class = count^-power (0 = unweighted); lifts rare 'disgust'")
+    p.add_argument("--teacher", action="append", default=[], metavar="CHECKPOINT",
+                   help="distil from this trained checkpoint (repeat for an ensemble of teachers)")
+    p.add_argument("--distill-weight", type=float, default=0.5,
+                   help="share of the loss given to matching the teachers (the rest: the labels)")
+    p.add_argument("--distill-temperature", type=float, default=2.0)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many images (smoke tests)")
     p.add_argument("--seed", type=int, default=0)
@@ -94,7 +100,7 @@ def lr_lambda(total_steps: int, warmup_steps: int):
 
 def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer, scheduler, class_weights,
                     args, aug: AugmentConfig | None, mean: float, std: float, device, gen: torch.Generator,
-                    epoch: int) -> dict:
+                    epoch: int, teacher_log_probs: torch.Tensor | None = None) -> dict:
     model.train()
     order = torch.randperm(len(labels), generator=gen)
     n_batches = len(order) // args.batch_size  # drop the ragged tail: BatchNorm dislikes tiny batches
@@ -111,6 +117,9 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
         with autocast_for(device):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, weight=class_weights, label_smoothing=args.label_smoothing)
+        if teacher_log_probs is not None:
+            distill = distillation_loss(logits.float(), teacher_log_probs[idx].to(device), args.distill_temperature)
+            loss = (1 - args.distill_weight) * loss + args.distill_weight * distill
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -134,7 +143,7 @@ def plot_curves(history: list[dict], path: Path, selection_name: str) -> None:
 
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(epochs, [h["train_loss"] for h in history], label="train (augmented, smoothed labels)")
+    ax1.plot(epochs, [h["train_loss"] for h in history], label="train (augmented; training loss)")
     ax1.plot(epochs, [h["val_loss"] for h in history], label=selection_name)
     ax1.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
     ax2.plot(epochs, [100 * h["train_acc"] for h in history], label="train (augmented)")
@@ -148,11 +157,34 @@ def plot_curves(history: list[dict], path: Path, selection_name: str) -> None:
     plt.close(fig)
 
 
+def distillation_targets(args, state: dict, train: Split, device) -> tuple[torch.Tensor | None, list[dict]]:
+    """The teachers' soft targets: computed for a new run, taken from last.pth on --resume, so a
+    resumed run neither needs the teacher files nor sees different targets."""
+    saved = state.get("teacher_log_probs") if state else None
+    if state and (saved is not None) != bool(args.teacher):
+        started = "with" if saved is not None else "without"
+        raise SystemExit(f"error: this run was started {started} --teacher; resume it the same way")
+    if saved is not None:
+        if len(saved) != len(train):
+            raise SystemExit(f"error: last.pth holds soft targets for {len(saved)} images, the data has {len(train)}")
+        return saved, state["teachers"]
+    if not args.teacher:
+        return None, []
+    t0 = time.time()
+    targets = soft_targets(args.teacher, train.images, device)
+    agree = (targets.log_probs.argmax(1).numpy() == train.labels).mean()
+    print(f"teachers: {len(args.teacher)} checkpoint(s), soft targets for {len(train)} images in "
+          f"{time.time() - t0:.0f}s; their top class agrees with the label on {agree:.1%}")
+    return targets.log_probs, targets.describe()
+
+
 def main(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    if not args.resume:  # a resumed run takes its soft targets from last.pth
+        check_teacher_files(args.teacher)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -194,6 +226,7 @@ def main(args: argparse.Namespace) -> dict:
     aug = None if args.no_augment else AugmentConfig()
 
     start_epoch, best_acc, history, wall = 0, -1.0, [], 0.0
+    state = {}
     last_path, best_path = out / "last.pth", out / "best.pth"
     if args.resume:
         if not last_path.is_file():
@@ -205,6 +238,7 @@ def main(args: argparse.Namespace) -> dict:
         gen.set_state(state["generator"])
         start_epoch, best_acc, history, wall = state["epoch"], state["best_acc"], state["history"], state["wall_time_s"]
         print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} accuracy {best_acc:.4f})")
+    teacher_log_probs, teachers = distillation_targets(args, state, train, device)
 
     command = "python -m train.train " + " ".join(sys.argv[1:])
     images_t = torch.from_numpy(train.images)
@@ -216,7 +250,7 @@ def main(args: argparse.Namespace) -> dict:
     for epoch in epochs_bar:
         t0 = time.time()
         stats = train_one_epoch(model, images_t, labels_t, optimizer, scheduler, class_weights, args, aug,
-                                mean, std, device, gen, epoch)
+                                mean, std, device, gen, epoch, teacher_log_probs)
         probs = predict_probs(model, sel.images, mean, std, device)
         val = classification_report(sel.labels, probs.argmax(1))
         wall += time.time() - t0
@@ -230,11 +264,14 @@ def main(args: argparse.Namespace) -> dict:
                         "selection_split": sel_name, "epoch": epoch + 1, "epochs": args.epochs,
                         "wall_time_s": round(wall, 1), "seed": args.seed, "device": str(device),
                         "torch": torch.__version__, "augment": asdict(aug) if aug else None,
+                        "distillation": {"teachers": teachers, "weight": args.distill_weight,
+                                         "temperature": args.distill_temperature} if teachers else None,
                         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
             save_checkpoint(best_path, model, cfg, mean, std, training, {sel_name: val})
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": gen.get_state(), "epoch": epoch + 1,
-                    "best_acc": best_acc, "history": history, "wall_time_s": wall}, out / "last.tmp")
+                    "best_acc": best_acc, "history": history, "wall_time_s": wall,
+                    "teacher_log_probs": teacher_log_probs, "teachers": teachers}, out / "last.tmp")
         os.replace(out / "last.tmp", last_path)
         (out / "history.json").write_text(json.dumps(history, indent=1))
         plot_curves(history, out / "curves.png", sel_name)
@@ -250,7 +287,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         main(args)
-    except DataError as e:
+    except (DataError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

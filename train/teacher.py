@@ -1,0 +1,78 @@
+"""Soft targets from trained checkpoints, for knowledge distillation (`train.train --teacher`).
+
+The teachers' probabilities for every training image are computed once, before the first
+epoch, on the un-augmented image, and averaged over the teachers. Running the teachers on each
+augmented batch instead would cost two or three extra forward passes per step, which on a
+2-core CPU adds hours to a run, while the augmentations here (small rotations, shifts,
+flips, erasing) do not change what expression a face shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.checkpoint import CheckpointError, load_model
+from train.predict import predict_probs
+
+
+@dataclass(frozen=True)
+class Teacher:
+    path: str
+    sha256: str
+    selection_accuracy: float | None  # its own recorded PublicTest accuracy, for the record
+
+
+@dataclass(frozen=True)
+class SoftTargets:
+    log_probs: torch.Tensor  # [N, classes] float32: log of the teachers' mean probabilities
+    teachers: tuple[Teacher, ...]
+
+    def describe(self) -> list[dict]:
+        return [{"path": t.path, "sha256": t.sha256, "selection_accuracy": t.selection_accuracy}
+                for t in self.teachers]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def soft_targets(paths: list[str | os.PathLike], images: np.ndarray, device: torch.device) -> SoftTargets:
+    """Mean teacher probabilities for uint8 images [N, 48, 48]; CheckpointError if a teacher is unusable."""
+    if not paths:
+        raise ValueError("no teacher checkpoints given")
+    total = None
+    teachers = []
+    for path in paths:
+        loaded = load_model(path, device=device)
+        probs = predict_probs(loaded.model, images, loaded.mean, loaded.std, device)
+        total = probs if total is None else total + probs
+        accuracy = next((m.get("accuracy") for m in loaded.meta.get("metrics", {}).values()
+                         if isinstance(m, dict) and "accuracy" in m), None)
+        teachers.append(Teacher(str(path), file_sha256(path), accuracy))
+    mean = np.clip(total / len(paths), 1e-6, 1.0)
+    return SoftTargets(torch.from_numpy(np.log(mean).astype(np.float32)), tuple(teachers))
+
+
+def distillation_loss(logits: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton et al. (2015): KL(teacher || student) at temperature T, scaled by T^2 so that its
+    gradients keep their size as T changes."""
+    student = torch.log_softmax(logits / temperature, dim=1)
+    target = torch.log_softmax(teacher_log_probs / temperature, dim=1)
+    return torch.nn.functional.kl_div(student, target, reduction="batchmean", log_target=True) * temperature ** 2
+
+
+def check_teacher_files(paths: list[str]) -> None:
+    """Fail before loading any data when a teacher path is plainly wrong."""
+    for path in paths:
+        if not Path(path).is_file():
+            raise CheckpointError(f"{path}: teacher weights file not found")
