@@ -174,7 +174,7 @@ def distillation_targets(args, state: dict, train: Split, device) -> tuple[torch
     targets = soft_targets(args.teacher, train.images, device)
     agree = (targets.log_probs.argmax(1).numpy() == train.labels).mean()
     print(f"teachers: {len(args.teacher)} checkpoint(s), soft targets for {len(train)} images in "
-          f"{time.time() - t0:.0f}s; their top class agrees with the label on {agree:.1%}")
+          f"{time.time() - t0:.0f}s; their top class agrees with the label on {agree:.1%}", flush=True)
     return targets.log_probs, targets.describe()
 
 
