@@ -20,7 +20,6 @@ import argparse
 import time
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import torch
 
@@ -29,24 +28,9 @@ from realtime import crop
 from realtime.detect import FaceDetector
 from realtime.faces import Detection
 from train.data import load
+from train.face_crops import CANVAS, UPSCALE, canvas, most_central
 from train.metrics import classification_report
 from train.predict import predict_probs
-
-
-def canvas(image: np.ndarray, upscale: int, size: int) -> np.ndarray:
-    """The 48x48 face upscaled and centred on a grey size x size canvas."""
-    face = cv2.resize(image, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
-    pad = (size - face.shape[0]) // 2
-    # Mid-grey rather than edge replication: smeared edges hide the face's outline (92% vs 98%
-    # detected on a 400-image sample).
-    out = np.full((size, size), 128, np.uint8)
-    out[pad:pad + face.shape[0], pad:pad + face.shape[1]] = face
-    return out
-
-
-def off_centre(d: Detection, centre: float) -> float:
-    x, y, w, h = d.box
-    return abs(x + w / 2 - centre) + abs(y + h / 2 - centre)
 
 
 def crops(frames: list[np.ndarray], dets: list[Detection], margin: float, offset: float) -> np.ndarray:
@@ -59,8 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weights", default="runs/cnn/best.pth")
     p.add_argument("--limit", type=int, default=0, help="use a random subset of this many images (0: all)")
     p.add_argument("--model", default="short", help='detector: "short", "full" or a .tflite path')
-    p.add_argument("--upscale", type=int, default=4)
-    p.add_argument("--canvas", type=int, default=384)
+    p.add_argument("--upscale", type=int, default=UPSCALE)
+    p.add_argument("--canvas", type=int, default=CANVAS)
     p.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.4])
     p.add_argument("--offsets", type=float, nargs="+", default=[0.05, 0.0, -0.05, -0.1])
     p.add_argument("--box-offsets", type=float, nargs="+", default=[0.0, -0.1],
@@ -90,9 +74,8 @@ def main(argv: list[str] | None = None) -> None:
             found = det.detect(frame)
             t_det += time.perf_counter() - t0
             if found:
-                # The canvas holds one face; if the detector also fires elsewhere, take the most central.
                 frames.append(frame)
-                dets.append(min(found, key=lambda d: off_centre(d, args.canvas / 2)))
+                dets.append(most_central(found, args.canvas))
                 hit[i] = True
     print(f"detected {hit.sum()}/{len(hit)} ({hit.mean():.1%}); detection {1000 * t_det / len(hit):.2f} ms per "
           f"{args.canvas}x{args.canvas} frame")

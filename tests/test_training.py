@@ -43,6 +43,29 @@ def test_train_evaluate_resume(tiny_fer, tmp_path):
     assert (tmp_path / "eval" / "metrics_confusion.png").is_file()
 
 
+def test_fine_tune_from_checkpoint_with_face_crops(tiny_fer, tiny_checkpoint, tmp_path):
+    out = tmp_path / "tuned"
+    # TINY's widths are for a new model; --init takes its architecture from the checkpoint.
+    assert train.cli(["--data", str(tiny_fer), "--out", str(out), "--epochs", "1", "--init", str(tiny_checkpoint),
+                      "--face-crops", "0.5", "--cache-dir", str(tmp_path / "c"), "--widths", "16,16,16,16",
+                      *TINY[2:]]) == 0
+    start, tuned = read_checkpoint(tiny_checkpoint), read_checkpoint(out / "best.pth")
+    assert tuned["model_config"] == start["model_config"] and tuned["input"] == start["input"]
+    assert tuned["training"]["args"]["face_crops"] == 0.5
+    live = json.loads((out / "history.json").read_text())[0]["val_live_acc"]
+    if live is None:  # the drawn stand-in images (no ../shared) hold no face to find
+        assert "PublicTest live crops" not in tuned["metrics"]
+    else:
+        assert 0 <= live <= 1 and tuned["metrics"]["PublicTest live crops"]["accuracy"] == live
+    assert len(list((tmp_path / "c").glob("face-crops-*.npz"))) == 2  # training and selection images, cached
+
+
+def test_bad_init_checkpoint_is_one_line_error(tiny_fer, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "train.train", "--data", str(tiny_fer), "--out", str(tmp_path / "r"),
+                           "--init", str(tmp_path / "none.pth"), *TINY], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 2 and "weights file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_resume_without_checkpoint_is_one_line_error(tiny_fer, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "train.train", "--data", str(tiny_fer), "--out",
                            str(tmp_path / "none"), "--resume", *TINY], cwd=REPO, capture_output=True, text=True)

@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +25,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models import EMOTIONS
-from models.checkpoint import CheckpointError, save_checkpoint
+from models.checkpoint import CheckpointError, load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ModelConfig, build_model
 from train.augment import AugmentConfig, augment_batch
 from train.data import DataError, LoadReport, Split, load
+from train.face_crops import cached_face_crops
 from train.metrics import classification_report
 from train.predict import predict_probs
 from train.teacher import check_teacher_files, distillation_loss, soft_targets
@@ -60,6 +61,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--distill-weight", type=float, default=0.5,
                    help="share of the loss given to matching the teachers (the rest: the labels)")
     p.add_argument("--distill-temperature", type=float, default=2.0)
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from this trained checkpoint (its architecture and weights): fine-tuning")
+    p.add_argument("--face-crops", type=float, default=0.0, metavar="P",
+                   help="show each training image with probability P as the live app crops it "
+                        "(detected and re-cropped, train/face_crops.py); also scores PublicTest that way")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many images (smoke tests)")
     p.add_argument("--seed", type=int, default=0)
@@ -100,7 +106,9 @@ def lr_lambda(total_steps: int, warmup_steps: int):
 
 def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer, scheduler, class_weights,
                     args, aug: AugmentConfig | None, mean: float, std: float, device, gen: torch.Generator,
-                    epoch: int, teacher_log_probs: torch.Tensor | None = None) -> dict:
+                    epoch: int, teacher_log_probs: torch.Tensor | None = None,
+                    live: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+    """One pass over the data; live = (face crops, found mask) aligned with images, for --face-crops."""
     model.train()
     order = torch.randperm(len(labels), generator=gen)
     n_batches = len(order) // args.batch_size  # drop the ragged tail: BatchNorm dislikes tiny batches
@@ -109,7 +117,12 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
                unit="batch", dynamic_ncols=True)
     for b in bar:
         idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-        x = images[idx].float().div_(255).unsqueeze(1)
+        x = images[idx]
+        if live is not None:
+            crops, found = live
+            use = found[idx] & (torch.rand(len(idx), generator=gen) < args.face_crops)
+            x = torch.where(use[:, None, None], crops[idx], x)
+        x = x.float().div_(255).unsqueeze(1)
         if aug is not None:
             x = augment_batch(x, aug, gen)
         x = ((x - mean) / std).to(device).contiguous(memory_format=torch.channels_last)
@@ -130,6 +143,23 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}",
                         lr=f"{scheduler.get_last_lr()[0]:.4f}")
     return {"train_loss": total_loss / max(1, seen), "train_acc": correct / max(1, seen)}
+
+
+def face_crops_for(args, train: Split, sel: Split) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, Split | None]:
+    """For --face-crops: the training images' live crops (with their found mask), and the
+    selection images that the detector finds, as the live app would crop them."""
+    if not args.face_crops:
+        return None, None
+    if not 0 < args.face_crops <= 1:
+        raise SystemExit(f"error: --face-crops must be in (0, 1], got {args.face_crops}")
+    t0 = time.time()
+    tr = cached_face_crops(train.images, args.cache_dir)
+    sc = cached_face_crops(sel.images, args.cache_dir)
+    print(f"face crops: the detector found {tr.found.mean():.1%} of the training and {sc.found.mean():.1%} "
+          f"of the selection images ({time.time() - t0:.0f}s)", flush=True)
+    found = np.flatnonzero(sc.found)
+    sel_live = replace(sel.subset(found), images=sc.crops[found]) if len(found) else None
+    return (torch.from_numpy(tr.crops), torch.from_numpy(tr.found)), sel_live
 
 
 def evaluation_loss(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -202,17 +232,25 @@ def main(args: argparse.Namespace) -> dict:
     args.batch_size = min(args.batch_size, len(train))
     print(f"data: {len(train)} training images, {len(sel)} {sel_name} images for model selection; device {device}")
 
-    mean = float(train.images.mean() / 255)
-    std = float(train.images.std() / 255)
+    init = load_model(args.init) if args.init else None
+    if init:  # its input normalisation comes with its weights
+        mean, std = init.mean, init.std
+    else:
+        mean = float(train.images.mean() / 255)
+        std = float(train.images.std() / 255)
     counts = np.bincount(train.labels, minlength=len(EMOTIONS)).astype(float)
     weights = np.where(counts > 0, np.maximum(counts, 1) ** -args.class_weight_power, 0)
     weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
     class_weights = torch.tensor(weights, dtype=torch.float32, device=device)
 
-    cfg = ModelConfig(arch=args.arch, widths=tuple(int(v) for v in args.widths.split(",")),
-                      convs_per_stage=tuple(int(v) for v in args.convs.split(",")),
-                      hidden=args.hidden, rnn=args.rnn, dropout=args.dropout)
-    model = build_model(cfg).to(device).to(memory_format=torch.channels_last)
+    if init:
+        cfg, model = ModelConfig.from_dict(init.meta["model_config"]), init.model
+    else:
+        cfg = ModelConfig(arch=args.arch, widths=tuple(int(v) for v in args.widths.split(",")),
+                          convs_per_stage=tuple(int(v) for v in args.convs.split(",")),
+                          hidden=args.hidden, rnn=args.rnn, dropout=args.dropout)
+        model = build_model(cfg)
+    model = model.to(device).to(memory_format=torch.channels_last)
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # BatchNorm and biases
@@ -240,6 +278,7 @@ def main(args: argparse.Namespace) -> dict:
         print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} accuracy {best_acc:.4f})")
     teacher_log_probs, teachers = distillation_targets(args, state, train, device)
 
+    live, sel_live = face_crops_for(args, train, sel)
     command = "python -m train.train " + " ".join(sys.argv[1:])
     images_t = torch.from_numpy(train.images)
     labels_t = torch.from_numpy(train.labels)
@@ -250,12 +289,17 @@ def main(args: argparse.Namespace) -> dict:
     for epoch in epochs_bar:
         t0 = time.time()
         stats = train_one_epoch(model, images_t, labels_t, optimizer, scheduler, class_weights, args, aug,
-                                mean, std, device, gen, epoch, teacher_log_probs)
+                                mean, std, device, gen, epoch, teacher_log_probs, live)
         probs = predict_probs(model, sel.images, mean, std, device)
         val = classification_report(sel.labels, probs.argmax(1))
+        live_acc = None
+        if sel_live is not None:
+            live_probs = predict_probs(model, sel_live.images, mean, std, device)
+            live_acc = classification_report(sel_live.labels, live_probs.argmax(1))["accuracy"]
         wall += time.time() - t0
         row = {"epoch": epoch + 1, **stats, "val_loss": evaluation_loss(probs, sel.labels),
-               "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"], "seconds": time.time() - t0}
+               "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_live_acc": live_acc,
+               "seconds": time.time() - t0}
         history.append(row)
         improved = val["accuracy"] > best_acc
         if improved:
@@ -267,7 +311,10 @@ def main(args: argparse.Namespace) -> dict:
                         "distillation": {"teachers": teachers, "weight": args.distill_weight,
                                          "temperature": args.distill_temperature} if teachers else None,
                         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-            save_checkpoint(best_path, model, cfg, mean, std, training, {sel_name: val})
+            metrics = {sel_name: val}
+            if live_acc is not None:
+                metrics[f"{sel_name} live crops"] = {"accuracy": live_acc, "n": len(sel_live)}
+            save_checkpoint(best_path, model, cfg, mean, std, training, metrics)
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": gen.get_state(), "epoch": epoch + 1,
                     "best_acc": best_acc, "history": history, "wall_time_s": wall,
@@ -277,6 +324,7 @@ def main(args: argparse.Namespace) -> dict:
         plot_curves(history, out / "curves.png", sel_name)
         line = (f"epoch {epoch + 1}/{args.epochs}: train loss {stats['train_loss']:.3f} acc {stats['train_acc']:.4f} | "
                 f"{sel_name} loss {row['val_loss']:.3f} acc {val['accuracy']:.4f} macro-F1 {val['macro_f1']:.4f}"
+                f"{f' | live crops acc {live_acc:.4f}' if live_acc is not None else ''}"
                 f"{' *best' if improved else ''} | {row['seconds']:.0f}s")
         epochs_bar.write(line) if not args.quiet else print(line, flush=True)
     print(f"done: best {sel_name} accuracy {best_acc:.4f}; weights in {best_path}")
