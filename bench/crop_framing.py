@@ -9,7 +9,8 @@ the raw images, on the same detected subset. Two things are reported:
             margin and offset, as medians over the detected faces);
   accuracy  a sweep of margin x offset, plus two references: box-only framing (keypoints
             dropped, so no rotation) and the exact FER square pushed through the same
-            upscale + warp path (what resampling alone costs).
+            upscale + warp path (what resampling alone costs). Every row also gives its paired
+            difference from the current default framing (same faces), with its standard error.
 
     python -m bench.crop_framing --data ../shared/datasets/fer2013/test --weights runs/cnn/best.pth
 """
@@ -83,25 +84,27 @@ def main(argv: list[str] | None = None) -> None:
     pad = (args.canvas - side) // 2
     print_geometry(dets, pad, side)
 
-    def score(faces: np.ndarray) -> tuple[float, float]:
+    def score(faces: np.ndarray) -> tuple[float, float, np.ndarray]:
         probs = predict_probs(lm.model, faces, lm.mean, lm.std, torch.device("cpu"))
-        acc = classification_report(y, probs.argmax(1))["accuracy"]
-        return acc, float(probs[np.arange(len(y)), y].mean())
+        correct = probs.argmax(1) == y
+        return float(correct.mean()), float(probs[np.arange(len(y)), y].mean()), correct
 
-    raw_acc, raw_p = score(images[hit])
+    raw_acc, raw_p, _ = score(images[hit])
     all_acc = classification_report(labels, predict_probs(lm.model, images, lm.mean, lm.std,
                                                           torch.device("cpu")).argmax(1))["accuracy"]
     rows = []
     exact = Detection((pad, pad, side, side), 1.0)  # no keypoints: box framing, no rotation
     rows.append(("exact FER square (resampling only)", 0.0, 0.0, *score(crops(frames, [exact] * len(frames), 0, 0))))
     t_crop, n_crops = 0.0, 0
-    for m in args.margins:
-        for o in args.offsets:
-            t0 = time.perf_counter()
-            faces = crops(frames, dets, m, o)
-            t_crop += time.perf_counter() - t0
-            n_crops += len(faces)
-            rows.append(("keypoints", m, o, *score(faces)))
+    keypoint_framings = [(m, o) for m in args.margins for o in args.offsets]
+    if (crop.MARGIN, crop.OFFSET) not in keypoint_framings:  # the reference of the paired differences
+        keypoint_framings.append((crop.MARGIN, crop.OFFSET))
+    for m, o in keypoint_framings:
+        t0 = time.perf_counter()
+        faces = crops(frames, dets, m, o)
+        t_crop += time.perf_counter() - t0
+        n_crops += len(faces)
+        rows.append(("keypoints", m, o, *score(faces)))
     boxes = [replace(d, keypoints=d.keypoints[:0]) for d in dets]
     for m in args.margins:
         for o in args.box_offsets:
@@ -110,14 +113,26 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\naccuracy on raw 48x48: all {len(labels)} images {all_acc:.4f}; detected subset {raw_acc:.4f} "
           f"(mean p(true class) {raw_p:.4f})")
     print(f"crop_face: {1e6 * t_crop / max(n_crops, 1):.0f} us per face (grayscale canvas)\n")
-    print("| framing | margin | offset | accuracy | gap vs raw | mean p(true) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    default = next(r for r in rows if r[:3] == ("keypoints", crop.MARGIN, crop.OFFSET))
+    print("Paired difference: accuracy minus the default framing's on the same faces, in points, "
+          "+/- one standard error.\n")
+    print("| framing | margin | offset | accuracy | gap vs raw | vs default (paired) | mean p(true) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     best = max((r for r in rows if r[0] == "keypoints"), key=lambda r: (r[3], r[4]))
-    for name, m, o, acc, pt in rows:
+    for name, m, o, acc, pt, correct in rows:
         mark = " **best**" if (name, m, o) == best[:3] else ""
-        print(f"| {name}{mark} | {m:.2f} | {o:+.2f} | {acc:.4f} | {acc - raw_acc:+.4f} | {pt:.4f} |")
+        mark += " (default)" if (name, m, o) == default[:3] else ""
+        print(f"| {name}{mark} | {m:.2f} | {o:+.2f} | {acc:.4f} | {acc - raw_acc:+.4f} "
+              f"| {paired_difference(correct, default[5])} | {pt:.4f} |")
     print(f"\ncurrent defaults: margin {crop.MARGIN}, offset {crop.OFFSET}; best in sweep: margin {best[1]}, "
           f"offset {best[2]}")
+
+
+def paired_difference(correct: np.ndarray, reference: np.ndarray) -> str:
+    """Accuracy difference in points with its paired standard error, and the discordant faces (won/lost)."""
+    d = correct.astype(float) - reference
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return f"{100 * d.mean():+.2f} +/- {100 * se:.2f} ({int((d > 0).sum())}/{int((d < 0).sum())})"
 
 
 def print_geometry(dets: list[Detection], pad: int, side: int) -> None:

@@ -24,8 +24,10 @@ import numpy as np
 from realtime.faces import Detection
 
 SIZE = 48
-MARGIN = 0.2
-OFFSET = -0.06
+# Chosen by bench/crop_framing.py with the shipped model: three models agree that this framing
+# beats the earlier 0.2 / -0.06 by 0.3-0.8 points on detected FER2013 faces.
+MARGIN = 0.1
+OFFSET = 0.0
 # Median of BlazeFace (short-range) box side / max(inter-ocular, eyes-to-mouth distance)
 # on FER2013 PublicTest faces (bench.crop_framing prints it).
 BOX_PER_KEYPOINT_SPAN = 2.18

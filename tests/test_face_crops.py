@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime import crop
 from train import face_crops
 
 
@@ -24,14 +25,51 @@ def test_detect_and_crop_reframes_faces_and_keeps_the_rest(fer_like):
     assert face_crops.detect_and_crop(result.crops[:1]).found.tolist() == [True]
 
 
-def test_crops_are_cached_by_content(fer_like, tmp_path, monkeypatch):
-    first = face_crops.cached_face_crops(fer_like, tmp_path)
-    assert len(list(tmp_path.glob("face-crops-*.npz"))) == 1
+def test_detections_are_cached_by_content(fer_like, tmp_path, monkeypatch):
+    first = face_crops.cached_detections(fer_like, tmp_path)
+    assert first.found.tolist() == [True, False] and len(list(tmp_path.glob("face-detections-*.npz"))) == 1
 
     def no_detector(*_):
         raise AssertionError("the cache was not used")
-    monkeypatch.setattr(face_crops, "detect_and_crop", no_detector)
-    again = face_crops.cached_face_crops(fer_like, tmp_path)
-    assert np.array_equal(again.crops, first.crops) and np.array_equal(again.found, first.found)
+    monkeypatch.setattr(face_crops, "detect", no_detector)
+    again = face_crops.cached_detections(fer_like, tmp_path)
+    for name in ("boxes", "keypoints", "found"):
+        assert np.array_equal(getattr(again, name), getattr(first, name), equal_nan=True)
     with pytest.raises(AssertionError, match="cache was not used"):  # other images: a new entry
-        face_crops.cached_face_crops(fer_like[::-1].copy(), tmp_path)
+        face_crops.cached_detections(fer_like[::-1].copy(), tmp_path)
+
+
+def test_crops_follow_each_images_framing(fer_like):
+    dets = face_crops.detect(fer_like)
+    twice = dets.subset(np.array([0, 0]))
+    wide, tight = face_crops.crop_detected(fer_like[[0, 0]], twice, margin=np.array([0.4, 0.0]), offset=-0.06).crops
+    assert np.abs(wide.astype(int) - tight).mean() > 1
+    assert np.array_equal(tight, face_crops.crop_detected(fer_like[:1], dets.subset([0]), 0.0, -0.06).crops[0])
+    # At the default framing, exactly the app's own crop of that detection.
+    app = crop.crop_face(face_crops.canvas(fer_like[0]), dets.detection(0))
+    assert np.array_equal(face_crops.crop_detected(fer_like, dets).crops[0], app)
+
+
+def test_missing_keypoints_fall_back_to_the_box(fer_like):
+    dets = face_crops.detect(fer_like[:1])
+    assert dets.detection(0).keypoints.shape == (6, 2)
+    no_kp = face_crops.FaceDetections(dets.boxes, np.full_like(dets.keypoints, np.nan), dets.found)
+    assert no_kp.detection(0).keypoints.shape == (0, 2)
+    assert not np.array_equal(face_crops.crop_detected(fer_like[:1], no_kp).crops,
+                              face_crops.crop_detected(fer_like[:1], dets).crops)
+
+
+def test_training_crops_jitter_the_framing_reproducibly(fer_like):
+    import torch
+
+    from train.train import live_crops
+
+    images = fer_like[[0, 0, 0, 0]]
+    dets = face_crops.detect(images)
+    index = np.arange(4)
+    fixed = live_crops(images, dets, index, (0.0, 0.0), torch.Generator().manual_seed(0))
+    assert all(np.array_equal(c, face_crops.crop_detected(images, dets).crops[0]) for c in fixed.numpy())
+    jittered = live_crops(images, dets, index, (0.1, 0.06), torch.Generator().manual_seed(0)).numpy()
+    assert len({c.tobytes() for c in jittered}) == 4  # each image its own framing
+    again = live_crops(images, dets, index, (0.1, 0.06), torch.Generator().manual_seed(0)).numpy()
+    assert np.array_equal(jittered, again)

@@ -47,17 +47,17 @@ def test_fine_tune_from_checkpoint_with_face_crops(tiny_fer, tiny_checkpoint, tm
     out = tmp_path / "tuned"
     # TINY's widths are for a new model; --init takes its architecture from the checkpoint.
     assert train.cli(["--data", str(tiny_fer), "--out", str(out), "--epochs", "1", "--init", str(tiny_checkpoint),
-                      "--face-crops", "0.5", "--cache-dir", str(tmp_path / "c"), "--widths", "16,16,16,16",
-                      *TINY[2:]]) == 0
+                      "--face-crops", "0.5", "--framing-jitter", "0.1", "0.06", "--cache-dir", str(tmp_path / "c"),
+                      "--widths", "16,16,16,16", *TINY[2:]]) == 0
     start, tuned = read_checkpoint(tiny_checkpoint), read_checkpoint(out / "best.pth")
     assert tuned["model_config"] == start["model_config"] and tuned["input"] == start["input"]
-    assert tuned["training"]["args"]["face_crops"] == 0.5
+    assert tuned["training"]["args"]["face_crops"] == 0.5 and tuned["training"]["args"]["framing_jitter"] == [0.1, 0.06]
     live = json.loads((out / "history.json").read_text())[0]["val_live_acc"]
     if live is None:  # the drawn stand-in images (no ../shared) hold no face to find
         assert "PublicTest live crops" not in tuned["metrics"]
     else:
         assert 0 <= live <= 1 and tuned["metrics"]["PublicTest live crops"]["accuracy"] == live
-    assert len(list((tmp_path / "c").glob("face-crops-*.npz"))) == 2  # training and selection images, cached
+    assert len(list((tmp_path / "c").glob("face-detections-*.npz"))) == 2  # training and selection images
 
 
 def test_bad_init_checkpoint_is_one_line_error(tiny_fer, tmp_path):
@@ -108,3 +108,9 @@ def test_evaluate_cli_reports_bad_weights(tmp_path, tiny_fer):
     proc = subprocess.run([sys.executable, "-m", "train.evaluate", "--data", str(tiny_fer / "test"), "--weights",
                            str(tmp_path / "none.pth")], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "weights file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_framing_jitter_needs_face_crops(tiny_fer, tmp_path):
+    with pytest.raises(SystemExit, match="--framing-jitter needs --face-crops"):
+        train.cli(["--data", str(tiny_fer), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
+                   "--framing-jitter", "0.1", "0", *TINY])

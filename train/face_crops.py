@@ -1,11 +1,13 @@
 """FER2013 images as the live app sees them: detected by BlazeFace and re-cropped by realtime.crop.
 
 Each 48x48 image is upscaled 4x (cubic) and centred on a mid-grey canvas, so the detector sees a
-whole face with context; the detection then goes through crop_face with the app's framing. A
-model trained only on FER2013's own framings loses 2-3 points on such crops (bench/README.md,
-"Crop framing"); `train.train --face-crops P` trains on them too.
+whole face with context; the detection then goes through crop_face. A model trained only on
+FER2013's own framings loses 2-3 points on such crops (bench/README.md, "Crop framing");
+`train.train --face-crops P` trains on them too.
 
-Crops are cached beside the decoded dataset, keyed by the images and the framing constants.
+The detections are cached beside the decoded dataset, keyed by the images and the detector
+setup; crops are cut from them on demand, at the app's framing or at a different one per image
+(`--framing-jitter`), which costs ~0.1 ms per face.
 """
 
 from __future__ import annotations
@@ -26,12 +28,33 @@ from train.data import default_cache_dir
 UPSCALE = 4
 CANVAS = 384
 DETECTOR = "short"
+N_KEYPOINTS = 6  # BlazeFace's
 
 
 @dataclass(frozen=True)
 class FaceCrops:
     crops: np.ndarray  # uint8 [N, 48, 48]; the original image where no face was found
     found: np.ndarray  # bool [N]
+
+
+@dataclass(frozen=True)
+class FaceDetections:
+    """The most central detection on each image's canvas, in canvas pixels."""
+
+    boxes: np.ndarray  # int32 [N, 4] x, y, w, h
+    keypoints: np.ndarray  # float32 [N, K, 2]; NaN where the detector gave none
+    found: np.ndarray  # bool [N]
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def subset(self, index: np.ndarray) -> FaceDetections:
+        return FaceDetections(self.boxes[index], self.keypoints[index], self.found[index])
+
+    def detection(self, i: int) -> Detection:
+        kp = self.keypoints[i]
+        kp = kp if np.isfinite(kp).all() else kp[:0]
+        return Detection(tuple(int(v) for v in self.boxes[i]), 1.0, kp)
 
 
 def canvas(image: np.ndarray, upscale: int = UPSCALE, size: int = CANVAS) -> np.ndarray:
@@ -53,35 +76,52 @@ def most_central(found: list[Detection], size: int = CANVAS) -> Detection:
     return min(found, key=off_centre)
 
 
-def detect_and_crop(images: np.ndarray, margin: float = crop.MARGIN, offset: float = crop.OFFSET,
-                    model: str = DETECTOR) -> FaceCrops:
-    """Every image through canvas -> detector (IMAGE mode) -> crop_face."""
-    out = images.copy()
+def detect(images: np.ndarray, model: str = DETECTOR) -> FaceDetections:
+    """Every image through canvas -> detector (IMAGE mode); the most central face of each."""
+    boxes = np.zeros((len(images), 4), np.int32)
+    keypoints = np.full((len(images), N_KEYPOINTS, 2), np.nan, np.float32)
     found = np.zeros(len(images), bool)
     with FaceDetector(model, video=False) as detector:
         for i, image in enumerate(images):
-            frame = canvas(image)
-            faces = detector.detect(frame)
+            faces = detector.detect(canvas(image))
             if faces:
-                out[i] = crop.crop_face(frame, most_central(faces), margin=margin, offset=offset)
-                found[i] = True
-    return FaceCrops(out, found)
+                d = most_central(faces)
+                boxes[i], found[i] = d.box, True
+                if len(d.keypoints) == N_KEYPOINTS:
+                    keypoints[i] = d.keypoints
+    return FaceDetections(boxes, keypoints, found)
 
 
-def cached_face_crops(images: np.ndarray, cache_dir: Path | None = None) -> FaceCrops:
-    """detect_and_crop with the app's framing, through an .npz cache (minutes for 28k images)."""
+def crop_detected(images: np.ndarray, detections: FaceDetections, margin: float | np.ndarray = crop.MARGIN,
+                  offset: float | np.ndarray = crop.OFFSET) -> FaceCrops:
+    """Each found face cut from its canvas by crop_face; margin and offset may differ per image."""
+    margins = np.broadcast_to(np.asarray(margin, float), len(images))
+    offsets = np.broadcast_to(np.asarray(offset, float), len(images))
+    out = images.copy()
+    for i in np.flatnonzero(detections.found):
+        out[i] = crop.crop_face(canvas(images[i]), detections.detection(i), margin=margins[i], offset=offsets[i])
+    return FaceCrops(out, detections.found.copy())
+
+
+def detect_and_crop(images: np.ndarray, margin: float = crop.MARGIN, offset: float = crop.OFFSET,
+                    model: str = DETECTOR) -> FaceCrops:
+    return crop_detected(images, detect(images, model), margin, offset)
+
+
+def cached_detections(images: np.ndarray, cache_dir: Path | None = None) -> FaceDetections:
+    """detect() through an .npz cache (minutes for 28k images)."""
     key = hashlib.sha1(images.tobytes())
-    key.update(f"{UPSCALE}|{CANVAS}|{DETECTOR}|{crop.MARGIN}|{crop.OFFSET}|{crop.BOX_PER_KEYPOINT_SPAN}".encode())
-    path = Path(cache_dir or default_cache_dir()) / f"face-crops-{key.hexdigest()[:16]}.npz"
+    key.update(f"{UPSCALE}|{CANVAS}|{DETECTOR}".encode())
+    path = Path(cache_dir or default_cache_dir()) / f"face-detections-{key.hexdigest()[:16]}.npz"
     if path.exists():
         try:
             with np.load(path) as z:
-                return FaceCrops(z["crops"], z["found"])
+                return FaceDetections(z["boxes"], z["keypoints"], z["found"])
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a torn write from an interrupted run: rebuild it
-    result = detect_and_crop(images)
+    result = detect(images)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, crops=result.crops, found=result.found)
+    np.savez(tmp, boxes=result.boxes, keypoints=result.keypoints, found=result.found)
     os.replace(tmp, path)
     return result

@@ -28,9 +28,10 @@ from models import EMOTIONS
 from models.checkpoint import CheckpointError, load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ModelConfig, build_model
+from realtime import crop
 from train.augment import AugmentConfig, augment_batch
 from train.data import DataError, LoadReport, Split, load
-from train.face_crops import cached_face_crops
+from train.face_crops import FaceDetections, cached_detections, crop_detected
 from train.metrics import classification_report
 from train.predict import predict_probs
 from train.teacher import check_teacher_files, distillation_loss, soft_targets
@@ -66,6 +67,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--face-crops", type=float, default=0.0, metavar="P",
                    help="show each training image with probability P as the live app crops it "
                         "(detected and re-cropped, train/face_crops.py); also scores PublicTest that way")
+    p.add_argument("--framing-jitter", type=float, nargs=2, default=(0.0, 0.0), metavar=("MARGIN", "OFFSET"),
+                   help="with --face-crops: cut each live crop with margin and offset drawn uniformly within "
+                        "these distances of the app's (realtime/crop.py), so the model learns a range of framings")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many images (smoke tests)")
     p.add_argument("--seed", type=int, default=0)
@@ -107,8 +111,8 @@ def lr_lambda(total_steps: int, warmup_steps: int):
 def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer, scheduler, class_weights,
                     args, aug: AugmentConfig | None, mean: float, std: float, device, gen: torch.Generator,
                     epoch: int, teacher_log_probs: torch.Tensor | None = None,
-                    live: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
-    """One pass over the data; live = (face crops, found mask) aligned with images, for --face-crops."""
+                    live: FaceDetections | None = None) -> dict:
+    """One pass over the data; live = the training images' detections, for --face-crops."""
     model.train()
     order = torch.randperm(len(labels), generator=gen)
     n_batches = len(order) // args.batch_size  # drop the ragged tail: BatchNorm dislikes tiny batches
@@ -119,9 +123,8 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
         idx = order[b * args.batch_size:(b + 1) * args.batch_size]
         x = images[idx]
         if live is not None:
-            crops, found = live
-            use = found[idx] & (torch.rand(len(idx), generator=gen) < args.face_crops)
-            x = torch.where(use[:, None, None], crops[idx], x)
+            use = torch.from_numpy(live.found)[idx] & (torch.rand(len(idx), generator=gen) < args.face_crops)
+            x[use] = live_crops(images.numpy(), live, idx[use].numpy(), args.framing_jitter, gen)
         x = x.float().div_(255).unsqueeze(1)
         if aug is not None:
             x = augment_batch(x, aug, gen)
@@ -145,21 +148,35 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
     return {"train_loss": total_loss / max(1, seen), "train_acc": correct / max(1, seen)}
 
 
-def face_crops_for(args, train: Split, sel: Split) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, Split | None]:
-    """For --face-crops: the training images' live crops (with their found mask), and the
-    selection images that the detector finds, as the live app would crop them."""
+def live_crops(images: np.ndarray, detections: FaceDetections, index: np.ndarray,
+               jitter: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
+    """The live crops of images[index], at the app's framing moved by up to +/- jitter (margin, offset)."""
+    framing = []
+    for centre, spread in zip((crop.MARGIN, crop.OFFSET), jitter, strict=True):
+        draw = torch.rand(len(index), generator=gen, dtype=torch.float64).numpy() if spread else 0.0
+        framing.append(centre + spread * (2 * draw - 1))
+    return torch.from_numpy(crop_detected(images[index], detections.subset(index), *framing).crops)
+
+
+def face_crops_for(args, train: Split, sel: Split) -> tuple[FaceDetections | None, Split | None]:
+    """For --face-crops: the training images' detections, and the selection images that the
+    detector finds, cropped as the live app would crop them."""
     if not args.face_crops:
+        if any(args.framing_jitter):
+            raise SystemExit("error: --framing-jitter needs --face-crops")
         return None, None
     if not 0 < args.face_crops <= 1:
         raise SystemExit(f"error: --face-crops must be in (0, 1], got {args.face_crops}")
+    if min(args.framing_jitter) < 0:
+        raise SystemExit(f"error: --framing-jitter must not be negative, got {args.framing_jitter}")
     t0 = time.time()
-    tr = cached_face_crops(train.images, args.cache_dir)
-    sc = cached_face_crops(sel.images, args.cache_dir)
+    tr = cached_detections(train.images, args.cache_dir)
+    sc = crop_detected(sel.images, cached_detections(sel.images, args.cache_dir))
     print(f"face crops: the detector found {tr.found.mean():.1%} of the training and {sc.found.mean():.1%} "
           f"of the selection images ({time.time() - t0:.0f}s)", flush=True)
     found = np.flatnonzero(sc.found)
     sel_live = replace(sel.subset(found), images=sc.crops[found]) if len(found) else None
-    return (torch.from_numpy(tr.crops), torch.from_numpy(tr.found)), sel_live
+    return tr, sel_live
 
 
 def evaluation_loss(probs: np.ndarray, labels: np.ndarray) -> float:
