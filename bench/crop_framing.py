@@ -12,7 +12,7 @@ the raw images, on the same detected subset. Two things are reported:
             upscale + warp path (what resampling alone costs). Every row also gives its paired
             difference from the current default framing (same faces), with its standard error.
 
-    python -m bench.crop_framing --data ../shared/datasets/fer2013/test --weights runs/cnn/best.pth
+    python -m bench.crop_framing --data ../shared/datasets/fer2013/test [--weights models/emotion_cnn.pth]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from models.checkpoint import load_model
+from models.checkpoint import DEFAULT_WEIGHTS, load_model
 from realtime import crop
 from realtime.detect import FaceDetector
 from realtime.faces import Detection
@@ -41,7 +41,7 @@ def crops(frames: list[np.ndarray], dets: list[Detection], margin: float, offset
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="FER2013 test folder (class subfolders of PublicTest_* images)")
-    p.add_argument("--weights", default="runs/cnn/best.pth")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--limit", type=int, default=0, help="use a random subset of this many images (0: all)")
     p.add_argument("--model", default="short", help='detector: "short", "full" or a .tflite path')
     p.add_argument("--upscale", type=int, default=UPSCALE)
