@@ -34,9 +34,17 @@ from realtime.record import RecordError  # noqa: E402
 from realtime.report import ReportError  # noqa: E402
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows real defaults only: '(default: None)' or '(default: False)' tells the user nothing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=_HelpFormatter)
     src = p.add_argument_group("input")
     src.add_argument("--source", default="0", help="webcam index, video file, image file, or folder of images")
     src.add_argument("--width", type=int, help="requested camera width")

@@ -152,3 +152,12 @@ def test_real_clip_without_face_logs_almost_nothing(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "log.csv")))
     # A cartoon character may pass for a face in an odd frame; more than that is a detector problem.
     assert len({r["frame"] for r in rows}) <= 2
+
+
+def test_help_shows_only_real_defaults():
+    from run_webcam import get_args_parser
+
+    text = " ".join(get_args_parser().format_help().split())
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "(default: 0.7)" in text  # --smoothing
+    assert "--weights WEIGHTS classifier checkpoint (default models/emotion_cnn.pth)" in text
