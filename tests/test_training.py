@@ -114,3 +114,45 @@ def test_framing_jitter_needs_face_crops(tiny_fer, tmp_path):
     with pytest.raises(SystemExit, match="--framing-jitter needs --face-crops"):
         train.cli(["--data", str(tiny_fer), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
                    "--framing-jitter", "0.1", "0", *TINY])
+
+
+def test_swa_run_selects_averaged_weights_and_resumes_exactly(tiny_fer, tmp_path, monkeypatch):
+    def args(out):
+        return ["--data", str(tiny_fer), "--out", str(out), "--epochs", "3", "--swa-epochs", "2", "--swa-lr", "0.02",
+                "--cache-dir", str(tmp_path / "c"), *TINY]
+
+    assert train.cli(args(tmp_path / "whole")) == 0
+    history = json.loads((tmp_path / "whole" / "history.json").read_text())
+    assert [h["epochs_averaged"] for h in history] == [0, 1, 2]
+    assert history[0]["val_acc_last_weights"] is None and 0 <= history[2]["val_acc_last_weights"] <= 1
+    last = torch.load(tmp_path / "whole" / "last.pth", weights_only=True)
+    assert last["swa"]["count"] == 2
+    assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.02)  # flat at --swa-lr
+
+    # Ctrl-C after epoch 2 (its last.pth is written before the curves are plotted), then --resume.
+    plots = []
+
+    def interrupt_second(*a):
+        plots.append(a)
+        if len(plots) == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(train, "plot_curves", interrupt_second)
+    assert train.cli(args(tmp_path / "split")) == 130
+    monkeypatch.undo()
+    assert train.cli(args(tmp_path / "split") + ["--resume"]) == 0
+    resumed = torch.load(tmp_path / "split" / "last.pth", weights_only=True)
+    for name, weight in last["model"].items():  # dropout's generator is restored too
+        assert torch.equal(weight, resumed["model"][name]), name
+    for name, mean in last["swa"]["mean"].items():
+        assert torch.equal(mean, resumed["swa"]["mean"][name]), name
+
+    best = read_checkpoint(tmp_path / "whole" / "best.pth")
+    best_epoch = best["training"]["epoch"]
+    averaged = history[best_epoch - 1]["epochs_averaged"]
+    assert best["training"]["swa"] == ({"epochs_averaged": averaged, "lr": 0.02} if averaged else None)
+
+
+def test_swa_epochs_beyond_the_run_is_one_line_error(tiny_fer, tmp_path):
+    with pytest.raises(SystemExit, match="--swa-epochs must be between 0 and --epochs"):
+        train.cli(["--data", str(tiny_fer), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
+                   "--epochs", "2", "--swa-epochs", "3", *TINY])

@@ -34,6 +34,7 @@ from train.data import DataError, LoadReport, Split, load
 from train.face_crops import FaceDetections, cached_detections, crop_detected
 from train.metrics import classification_report
 from train.predict import predict_probs
+from train.swa import WeightAverage
 from train.teacher import check_teacher_files, distillation_loss, soft_targets
 
 SELECTION_SPLITS = ("PublicTest", "test")
@@ -70,6 +71,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--framing-jitter", type=float, nargs=2, default=(0.0, 0.0), metavar=("MARGIN", "OFFSET"),
                    help="with --face-crops: cut each live crop with margin and offset drawn uniformly within "
                         "these distances of the app's (realtime/crop.py), so the model learns a range of framings")
+    p.add_argument("--swa-epochs", type=int, default=0, metavar="K",
+                   help="stochastic weight averaging: run the last K epochs at the constant --swa-lr and "
+                        "evaluate (and select) the mean of their end-of-epoch weights (train/swa.py)")
+    p.add_argument("--swa-lr", type=float, default=0.01, help="the constant learning rate of the averaged epochs")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many images (smoke tests)")
     p.add_argument("--seed", type=int, default=0)
@@ -99,12 +104,13 @@ def selection_split(splits: dict[str, Split], rng: np.random.Generator) -> tuple
     return "holdout", train.subset(order[cut:]), train.subset(order[:cut])
 
 
-def lr_lambda(total_steps: int, warmup_steps: int):
+def lr_lambda(decay_steps: int, warmup_steps: int, floor: float = 0.0):
+    """Linear warm-up, then cosine decay to floor (a fraction of the peak) at decay_steps, then flat."""
     def f(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        progress = (step - warmup_steps) / max(1, decay_steps - warmup_steps)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return f
 
 
@@ -274,14 +280,21 @@ def main(args: argparse.Namespace) -> dict:
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=args.lr, momentum=0.9, nesterov=True)
+    if not 0 <= args.swa_epochs <= args.epochs:
+        raise SystemExit(f"error: --swa-epochs must be between 0 and --epochs ({args.epochs}), got {args.swa_epochs}")
     steps_per_epoch = len(train) // args.batch_size
+    swa_floor = args.swa_lr / args.lr if args.swa_epochs else 0.0
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)))
+        optimizer, lr_lambda((args.epochs - args.swa_epochs) * steps_per_epoch,
+                             int(args.warmup_epochs * steps_per_epoch), swa_floor))
     gen = torch.Generator().manual_seed(args.seed)
     aug = None if args.no_augment else AugmentConfig()
 
     start_epoch, best_acc, history, wall = 0, -1.0, [], 0.0
     state = {}
+    average = WeightAverage()
+    # BatchNorm statistics of averaged weights come from a fixed sample of the training images.
+    bn_images = train.images[np.sort(rng.permutation(len(train))[:10_000])] if args.swa_epochs else None
     last_path, best_path = out / "last.pth", out / "best.pth"
     if args.resume:
         if not last_path.is_file():
@@ -291,7 +304,12 @@ def main(args: argparse.Namespace) -> dict:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         gen.set_state(state["generator"])
+        if "torch_rng" in state:  # dropout draws from torch's global generators
+            torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"])
         start_epoch, best_acc, history, wall = state["epoch"], state["best_acc"], state["history"], state["wall_time_s"]
+        average = WeightAverage(state.get("swa"))
         print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} accuracy {best_acc:.4f})")
     teacher_log_probs, teachers = distillation_targets(args, state, train, device)
 
@@ -307,15 +325,22 @@ def main(args: argparse.Namespace) -> dict:
         t0 = time.time()
         stats = train_one_epoch(model, images_t, labels_t, optimizer, scheduler, class_weights, args, aug,
                                 mean, std, device, gen, epoch, teacher_log_probs, live)
-        probs = predict_probs(model, sel.images, mean, std, device)
+        evaluated, last_acc = model, None
+        if epoch >= args.epochs - args.swa_epochs:
+            average.update(model)
+            last_probs = predict_probs(model, sel.images, mean, std, device)
+            last_acc = classification_report(sel.labels, last_probs.argmax(1))["accuracy"]
+            evaluated = average.averaged_model(model, bn_images, mean, std, device)
+        probs = predict_probs(evaluated, sel.images, mean, std, device)
         val = classification_report(sel.labels, probs.argmax(1))
         live_acc = None
         if sel_live is not None:
-            live_probs = predict_probs(model, sel_live.images, mean, std, device)
+            live_probs = predict_probs(evaluated, sel_live.images, mean, std, device)
             live_acc = classification_report(sel_live.labels, live_probs.argmax(1))["accuracy"]
         wall += time.time() - t0
         row = {"epoch": epoch + 1, **stats, "val_loss": evaluation_loss(probs, sel.labels),
                "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_live_acc": live_acc,
+               "val_acc_last_weights": last_acc, "epochs_averaged": average.count if last_acc is not None else 0,
                "seconds": time.time() - t0}
         history.append(row)
         improved = val["accuracy"] > best_acc
@@ -327,21 +352,26 @@ def main(args: argparse.Namespace) -> dict:
                         "torch": torch.__version__, "augment": asdict(aug) if aug else None,
                         "distillation": {"teachers": teachers, "weight": args.distill_weight,
                                          "temperature": args.distill_temperature} if teachers else None,
+                        "swa": {"epochs_averaged": average.count, "lr": args.swa_lr} if last_acc is not None else None,
                         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
             metrics = {sel_name: val}
             if live_acc is not None:
                 metrics[f"{sel_name} live crops"] = {"accuracy": live_acc, "n": len(sel_live)}
-            save_checkpoint(best_path, model, cfg, mean, std, training, metrics)
+            save_checkpoint(best_path, evaluated, cfg, mean, std, training, metrics)
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "generator": gen.get_state(), "epoch": epoch + 1,
+                    "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None, "epoch": epoch + 1,
                     "best_acc": best_acc, "history": history, "wall_time_s": wall,
-                    "teacher_log_probs": teacher_log_probs, "teachers": teachers}, out / "last.tmp")
+                    "teacher_log_probs": teacher_log_probs, "teachers": teachers, "swa": average.state_dict()},
+                   out / "last.tmp")
         os.replace(out / "last.tmp", last_path)
         (out / "history.json").write_text(json.dumps(history, indent=1))
         plot_curves(history, out / "curves.png", sel_name)
         line = (f"epoch {epoch + 1}/{args.epochs}: train loss {stats['train_loss']:.3f} acc {stats['train_acc']:.4f} | "
                 f"{sel_name} loss {row['val_loss']:.3f} acc {val['accuracy']:.4f} macro-F1 {val['macro_f1']:.4f}"
                 f"{f' | live crops acc {live_acc:.4f}' if live_acc is not None else ''}"
+                f"{f' | mean of {average.count} epochs (last alone {last_acc:.4f})' if last_acc is not None else ''}"
                 f"{' *best' if improved else ''} | {row['seconds']:.0f}s")
         epochs_bar.write(line) if not args.quiet else print(line, flush=True)
     print(f"done: best {sel_name} accuracy {best_acc:.4f}; weights in {best_path}")
