@@ -13,6 +13,9 @@ from models.checkpoint import CheckpointError, load_model, read_checkpoint
 from tests.conftest import TINY
 from tests.paths import REPO
 from train import evaluate, train
+from train.data import load
+from train.metrics import confusion_matrix
+from train.predict import predict_probs
 
 
 def test_train_evaluate_resume(tiny_fer, tmp_path):
@@ -108,6 +111,27 @@ def test_evaluate_cli_reports_bad_weights(tmp_path, tiny_fer):
     proc = subprocess.run([sys.executable, "-m", "train.evaluate", "--data", str(tiny_fer / "test"), "--weights",
                            str(tmp_path / "none.pth")], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "weights file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_evaluate_scores_an_ensemble_as_the_mean_of_probabilities(tiny_fer, tiny_checkpoint, tmp_path):
+    other = tmp_path / "seed1"
+    assert train.cli(["--data", str(tiny_fer), "--out", str(other), "--epochs", "1", "--seed", "1",
+                      "--cache-dir", str(tmp_path / "c"), *TINY]) == 0
+    paths = [tiny_checkpoint, other / "best.pth"]
+    assert evaluate.cli(["--data", str(tiny_fer / "test"), "--weights", *map(str, paths),
+                         "--json", str(tmp_path / "ens.json"), "--cache-dir", str(tmp_path / "c")]) == 0
+    result = json.loads((tmp_path / "ens.json").read_text())
+    assert result["weights"] == [str(p) for p in paths]
+
+    split = load(tiny_fer / "test", tmp_path / "c")["PublicTest"]
+    probs = []
+    for path in paths:
+        loaded = load_model(path)
+        probs.append(predict_probs(loaded.model, split.images, loaded.mean, loaded.std, torch.device("cpu")))
+    singles = [confusion_matrix(split.labels, p.argmax(1)) for p in probs]
+    expected = confusion_matrix(split.labels, (probs[0] + probs[1]).argmax(1))
+    assert result["confusion_matrix"] == expected.tolist()
+    assert any(not np.array_equal(expected, s) for s in singles)  # the two models differ, so this tests the mean
 
 
 def test_framing_jitter_needs_face_crops(tiny_fer, tmp_path):

@@ -3,7 +3,8 @@
     python -m train.evaluate --data ../shared/datasets/fer2013/test --json out/eval.json [--tta]
 
 Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix, writes
-them as JSON, and saves a confusion-matrix PNG. When the data mixes FER2013 splits
+them as JSON, and saves a confusion-matrix PNG. Several --weights score their ensemble (the mean
+of their probabilities). When the data mixes FER2013 splits
 (PublicTest_* and PrivateTest_* files), each split is also reported on its own.
 """
 
@@ -32,7 +33,8 @@ SPLIT_ORDER = ("PublicTest", "PrivateTest", "test", "Training")
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Evaluate an expression classifier on labelled 48x48 faces.")
     p.add_argument("--data", required=True, help="a folder of class subfolders, a Kaggle root, or fer2013.csv")
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    p.add_argument("--weights", nargs="+", default=[str(DEFAULT_WEIGHTS)], metavar="CHECKPOINT",
+                   help="one checkpoint, or several to score the mean of their probabilities (an ensemble)")
     p.add_argument("--json", type=Path, help="write the metrics here")
     p.add_argument("--png", type=Path,
                    help="confusion-matrix image (default: beside --json, else ./confusion_matrix.png)")
@@ -81,8 +83,10 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
 
 def evaluate(args: argparse.Namespace) -> dict:
     device = torch.device("cpu") if args.int8 else pick_device(args.device)
-    loaded = load_model(args.weights, device)
-    model = load_int8(loaded, str(args.weights)) if args.int8 else loaded.model
+    models = []
+    for path in args.weights:
+        loaded = load_model(path, device)
+        models.append((load_int8(loaded, str(path)) if args.int8 else loaded.model, loaded.mean, loaded.std))
     report = LoadReport()
     splits = load(args.data, args.cache_dir, report)
     for line in report.lines():
@@ -99,19 +103,22 @@ def evaluate(args: argparse.Namespace) -> dict:
     preds = {}
     for name in names:
         s = splits[name]
-        probs = predict_probs(model, s.images, loaded.mean, loaded.std, device, tta=args.tta,
-                              autocast=not args.int8)
+        probs = sum(predict_probs(model, s.images, mean, std, device, tta=args.tta, autocast=not args.int8)
+                    for model, mean, std in models)
         preds[name] = (s.labels, probs.argmax(1))
     seconds = time.perf_counter() - t0
 
     y_true = np.concatenate([preds[n][0] for n in names])
     y_pred = np.concatenate([preds[n][1] for n in names])
     result = classification_report(y_true, y_pred)
-    result.update({"data": str(args.data), "weights": str(args.weights), "tta": bool(args.tta), "int8": args.int8,
+    weights = str(args.weights[0]) if len(args.weights) == 1 else [str(w) for w in args.weights]
+    result.update({"data": str(args.data), "weights": weights, "tta": bool(args.tta), "int8": args.int8,
                    "seconds": round(seconds, 2)})
     if len(names) > 1:
         result["splits"] = {n: classification_report(*preds[n]) for n in names}
     label = "+".join(names) + (" (TTA)" if args.tta else "") + (" int8" if args.int8 else "")
+    if len(models) > 1:
+        label += f", ensemble of {len(models)}"
     print(format_report(label, result))
     for n, r in result.get("splits", {}).items():
         print(format_report(n, r))
