@@ -111,7 +111,7 @@ class App:
         self.overlays = cfg.overlays
         self.mirror = cfg.mirror if cfg.mirror is not None else source.live
         self.detector = stack.enter_context(
-            FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills))
+            FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills, tiled=source.stills))
         self.tracker = FaceTracker()
         self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
@@ -149,6 +149,8 @@ class App:
         if self.mirror:
             image = cv2.flip(image, 1)
         detections = self.detector.detect(image, None if self.source.stills else int(timestamp_s * 1000))
+        if self.source.stills:
+            detections.sort(key=lambda d: d.box[0])  # numbered left to right below
         t1 = t()
         crops = crop_faces(image, detections)
         t2 = t()
@@ -157,7 +159,7 @@ class App:
         faces = [Face(d, crops[i], probs[i]) for i, d in enumerate(detections)]
         if self.source.stills:
             for i, f in enumerate(faces):
-                f.track_id = i + 1  # every image stands alone: number its faces left to right
+                f.track_id = i + 1  # every image stands alone
             retired = []
         else:
             retired = self.tracker.update(faces)

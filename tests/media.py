@@ -12,6 +12,21 @@ def astronaut_face_bgr() -> np.ndarray:
     return cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 100:330].copy()
 
 
+def astronaut_crowd_bgr() -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """A 1920x1080 photo holding the whole astronaut picture at three sizes: faces of ~38, ~57 and
+    ~95 px from left to right, each under 10% of the frame's shorter side. Returns it and the
+    faces' centres, left to right."""
+    photo = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)
+    frame = np.full((1080, 1920, 3), 100, np.uint8)
+    centres = []
+    # The biggest face (the best score) on the right, so score order is not left-to-right order.
+    for scale, (x, y) in ((0.4, (100, 80)), (0.6, (560, 500)), (1.0, (1380, 20))):
+        small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame[y:y + small.shape[0], x:x + small.shape[1]] = small
+        centres.append((x + 224 * scale, y + 125 * scale))
+    return frame, centres
+
+
 def make_face_video(path: Path, frames: int = 48, no_face: range = range(20, 26), size=(640, 480),
                     fps: float = 30.0) -> dict:
     """A 640x480 clip of the face swaying sideways and changing scale, with a few face-free frames.

@@ -11,7 +11,7 @@ import pytest
 
 from models import EMOTIONS
 from realtime.csvlog import COLUMNS
-from tests.media import astronaut_face_bgr, make_face_video
+from tests.media import astronaut_crowd_bgr, astronaut_face_bgr, make_face_video
 from tests.paths import REPO, VIDEOS, WEIGHTS
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present")
@@ -86,6 +86,18 @@ def test_image_source_prints_the_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for word in ("emotion: happy", "action units:", "AU12", "valence:", "arousal:"):
         assert word in proc.stdout
+
+
+def test_small_faces_in_a_large_photo_are_found_and_numbered_left_to_right(tmp_path):
+    frame, centres = astronaut_crowd_bgr()
+    cv2.imwrite(str(tmp_path / "crowd.png"), frame)
+    proc = run_app("--source", tmp_path / "crowd.png", "--no-display", "--csv", tmp_path / "log.csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [r["face_id"] for r in rows] == ["1", "2", "3"]
+    xs = [int(r["x"]) + int(r["w"]) / 2 for r in rows]
+    assert xs == sorted(xs) and np.allclose(xs, [c[0] for c in centres], atol=25)
+    assert proc.stdout.count("emotion:") == 3
 
 
 def test_image_folder_report_has_contact_sheet(tmp_path):

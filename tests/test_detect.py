@@ -4,7 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.detect import MODELS, DetectorError, FaceDetector
+from realtime.detect import MODELS, DetectorError, FaceDetector, merge_detections, tile_grid
+from realtime.faces import Detection
+from tests.media import astronaut_crowd_bgr
+from tests.paths import VIDEOS
 
 RIGHT_EYE, LEFT_EYE, NOSE, MOUTH = 0, 1, 2, 3
 
@@ -113,3 +116,69 @@ def test_closed_detector_raises(astronaut_bgr):
     det.close()  # idempotent
     with pytest.raises(DetectorError, match="closed"):
         det.detect(astronaut_bgr)
+
+
+def test_tiles_find_small_faces_that_the_whole_frame_misses():
+    frame, centres = astronaut_crowd_bgr()
+    with FaceDetector("short", 0.6, video=False) as det:
+        assert det.detect(frame) == []
+    with FaceDetector("short", 0.6, video=False, tiled=True) as det:
+        faces = det.detect(frame)
+    assert len(faces) == 3  # each once, though several tiles and levels see it
+    for face in faces:
+        x, y, w, h = face.box
+        assert min(np.hypot(x + w / 2 - cx, y + h / 2 - cy) for cx, cy in centres) < 0.3 * w
+        assert np.all((face.keypoints[:4] >= (x, y)) & (face.keypoints[:4] <= (x + w, y + h)))
+    assert sorted(f.box[2] for f in faces) == pytest.approx([38, 57, 95], rel=0.25)
+
+
+def test_tiled_detection_still_finds_a_face_that_fills_the_frame(astronaut_bgr):
+    # A 427 px face across the middle of a 900x600 frame: wider than half of the 600 px tiles,
+    # so no tile holds it whole and only the whole-frame pass sees it.
+    big = cv2.resize(head(astronaut_bgr), (842, 842))
+    frame = np.full((600, 900, 3), 100, np.uint8)
+    frame[:, 54:896] = big[100:700]
+    with FaceDetector("short", 0.6, video=False, tiled=True) as det:
+        assert len(det.detect(frame)) == 1
+
+
+@pytest.mark.skipif(not (VIDEOS / "pyfeat_no_face.mp4").is_file(), reason="../shared/videos not present")
+def test_tiles_add_no_false_faces_on_a_cartoon():
+    # Frames where tiles found the llama's face at 0.61-0.71 before tile detections had to score 0.8.
+    cap = cv2.VideoCapture(str(VIDEOS / "pyfeat_no_face.mp4"))
+    frames = [cap.read()[1] for _ in range(88)]
+    cap.release()
+    with FaceDetector("short", 0.6, video=False, tiled=True) as det:
+        assert [i for i in (12, 21, 33, 69, 78, 81, 84, 87) if det.detect(frames[i])] == []
+
+
+def test_tiled_detection_is_for_images_only():
+    with pytest.raises(ValueError, match="tiled"):
+        FaceDetector("short", video=True, tiled=True)
+
+
+@pytest.mark.parametrize("h, w", [(1080, 1920), (480, 640), (3000, 4000), (200, 200), (48, 48), (1000, 300)])
+def test_tile_grid_covers_the_frame_at_every_level(h, w):
+    tiles = tile_grid(h, w)
+    sides = sorted({side for _, _, side in tiles}, reverse=True)
+    smallest = max(256, 0.25 * min(h, w))
+    assert sides[0] == min(h, w) and (len(sides) == 1 or sides[-1] >= smallest) and sides[-1] / 2 < smallest
+    assert len(tiles) < 200
+    rng = np.random.default_rng(0)
+    for side in sides:
+        level = [(x, y) for x, y, s in tiles if s == side]
+        assert all(0 <= x <= w - side and 0 <= y <= h - side for x, y in level)
+        # Any square at most half a tile wide lies whole inside some tile of the level.
+        for _ in range(200):
+            f = int(rng.integers(1, side // 2 + 1))
+            fx, fy = int(rng.integers(0, w - f + 1)), int(rng.integers(0, h - f + 1))
+            assert any(x <= fx and fx + f <= x + side and y <= fy and fy + f <= y + side for x, y in level)
+
+
+def test_merge_keeps_one_box_per_face():
+    kp = np.zeros((6, 2), np.float32)
+    same_face = [Detection((100, 100, 60, 60), 0.8, kp), Detection((104, 98, 56, 58), 0.95, kp),
+                 Detection((110, 110, 30, 30), 0.7, kp)]  # a part of it, found in a finer tile
+    other = Detection((170, 100, 60, 60), 0.9, kp)  # beside it, touching
+    merged = merge_detections([*same_face, other])
+    assert [d.score for d in merged] == [0.95, 0.9]
