@@ -44,6 +44,7 @@ from realtime.track import FaceTracker
 
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
+MAX_WINDOW = (1280, 720)  # an HD webcam frame opens 1:1; bigger frames open shrunk to fit
 STAGES = ("decode", "detect", "crop", "classify", "track", "draw", "encode")
 
 
@@ -272,7 +273,7 @@ class App:
         """Display a frame and handle keys; stills and pauses wait here. False means quit."""
         if self.window_size != canvas.shape[:2]:  # open at the frame's own size, then the user may resize
             self.window_size = canvas.shape[:2]
-            cv2.resizeWindow(WINDOW, canvas.shape[1], canvas.shape[0])
+            cv2.resizeWindow(WINDOW, *initial_window_size(canvas.shape[1], canvas.shape[0]))
         cv2.imshow(WINDOW, canvas)
         while True:
             waiting = self.source.stills or self.paused
@@ -291,6 +292,13 @@ class App:
             cv2.imshow(WINDOW, canvas)
             if not (self.source.stills or self.paused):
                 return True
+
+
+def initial_window_size(width: int, height: int) -> tuple[int, int]:
+    """The frame's size, shrunk with its aspect ratio kept to fit MAX_WINDOW: a photo's full
+    size can exceed the screen, and OpenCV cannot ask the screen's size."""
+    scale = min(1.0, MAX_WINDOW[0] / width, MAX_WINDOW[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def print_still_summary(result: FrameResult) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from tests.media import make_face_video
+from tests.media import astronaut_crowd_bgr, make_face_video
 from tests.paths import REPO, WEIGHTS
 
 TOOLS = ("Xvfb", "xdotool", "import")
@@ -137,3 +137,22 @@ def test_record_key_writes_playable_video(display, tmp_path):
     h, w = recording.shape[:2]
     corner = recording[: h // 10, int(w * 0.8):]
     assert ((corner[..., 2] > 200) & (corner[..., 1] < 60) & (corner[..., 0] < 60)).sum() > 20
+
+
+def test_a_large_photo_opens_shrunk_to_fit_with_every_face_labelled(display, tmp_path):
+    frame, centres = astronaut_crowd_bgr()  # 1920x1080, three small faces
+    cv2.imwrite(str(tmp_path / "crowd.png"), frame)
+    win = Window(display, ["--source", tmp_path / "crowd.png"], tmp_path)
+    shot = win.shot("window")
+    h, w = shot.shape[:2]
+    assert w <= 1280 and h <= 720 and abs(w / h - 16 / 9) < 0.02, (w, h)
+    # Each face's box and label (orange) shows, the right-most one included.
+    for cx, cy in centres:
+        x, y = int(cx * w / 1920), int(cy * h / 1080)
+        around = shot[max(0, y - 60):y + 40, max(0, x - 40):x + 120]
+        orange = (around[..., 2] > 200) & (around[..., 1] > 120) & (around[..., 1] < 200) & (around[..., 0] < 80)
+        assert orange.sum() > 100, (cx, cy)
+    win.key("q", settle=0)
+    code, out, err = win.wait()
+    assert code == 0, err
+    assert out.count("emotion:") == 3
