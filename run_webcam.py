@@ -59,7 +59,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                        help="'short' (faces within ~2 m), 'full' (up to ~5 m) or a .tflite path")
     model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
     model.add_argument("--smoothing", type=float, default=0.7,
-                       help="per-face probability smoothing in [0, 1); 0 turns it off")
+                       help="per-face probability smoothing in [0, 1): the weight the previous estimate "
+                            "keeps per 1/30 s; 0 turns it off")
     model.add_argument("--affect-mode", default="soft", choices=["soft", "argmax"],
                        help="AUs from all class probabilities (soft) or from the top class only (argmax)")
     out = p.add_argument_group("output")

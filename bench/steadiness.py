@@ -40,6 +40,7 @@ class Track:
     clip: str
     face_id: int
     frames: np.ndarray  # [T] frame indices, increasing
+    timestamps: np.ndarray  # [T] seconds, as the app's smoother saw them
     seconds: float  # time the face was on screen
     raw_probs: np.ndarray  # [T, 7]
 
@@ -50,19 +51,20 @@ class Steadiness:
     flickers_per_s: float
     valence_step: tuple[float, float]  # median, 95th percentile of |frame-to-frame change|
     arousal_step: tuple[float, float]
-    delay_frames: float  # how far the smoothed valence trails the unsmoothed one
+    delay_ms: float  # how far the smoothed valence trails the unsmoothed one
 
 
 def read_tracks(csv_path: Path, clip: str, fps: float) -> list[Track]:
-    rows: dict[int, list[tuple[int, np.ndarray]]] = {}
+    rows: dict[int, list[tuple[int, float, np.ndarray]]] = {}
     with open(csv_path, newline="") as f:
         for row in csv.DictReader(f):
             probs = np.array([float(row[f"raw_p_{e}"]) for e in EMOTIONS], np.float32)
-            rows.setdefault(int(row["face_id"]), []).append((int(row["frame"]), probs))
+            rows.setdefault(int(row["face_id"]), []).append((int(row["frame"]), float(row["timestamp_s"]), probs))
     tracks = []
     for face_id, seq in rows.items():
-        frames = np.array([i for i, _ in seq])
-        tracks.append(Track(clip, face_id, frames, len(frames) / fps, np.stack([p for _, p in seq])))
+        frames = np.array([i for i, _, _ in seq])
+        timestamps = np.array([t for _, t, _ in seq])
+        tracks.append(Track(clip, face_id, frames, timestamps, len(frames) / fps, np.stack([p for _, _, p in seq])))
     return tracks
 
 
@@ -70,9 +72,9 @@ def smooth(track: Track, alpha: float) -> np.ndarray:
     """The track's probabilities as the app shows them at smoothing `alpha`."""
     smoother = ProbabilitySmoother(alpha)
     out = []
-    for probs in track.raw_probs:
+    for probs, timestamp_s in zip(track.raw_probs, track.timestamps, strict=True):
         face = Face(Detection((0, 0, 1, 1), 1.0), raw_probs=probs, track_id=track.face_id)
-        smoother.update([face])
+        smoother.update([face], timestamp_s=timestamp_s)
         out.append(face.probs)
     return np.stack(out)
 
@@ -85,12 +87,20 @@ def count_flickers(labels: np.ndarray, max_frames: int) -> int:
     return int(np.sum(lengths[1:-1] <= max_frames))
 
 
-def lag_frames(reference: np.ndarray, delayed: np.ndarray, max_lag: int = 30) -> int:
-    """The shift (frames) that best lines `delayed` up with `reference` (cross-correlation peak)."""
+def lag_frames(reference: np.ndarray, delayed: np.ndarray, max_lag: int = 30) -> float:
+    """The shift (frames) that best lines `delayed` up with `reference`: the cross-correlation
+    peak, refined between frames by a parabola through it and its neighbours."""
     a = reference - reference.mean()
     b = delayed - delayed.mean()
-    lags = range(0, min(max_lag, len(a) - 2) + 1)
-    return max(lags, key=lambda k: float(np.dot(a[:len(a) - k], b[k:])))
+    n, reach = len(a), min(max_lag, len(a) - 2)
+    lags = np.arange(-reach, reach + 1)
+    corr = np.array([np.dot(a[:n - k], b[k:]) if k >= 0 else np.dot(a[-k:], b[:n + k]) for k in lags]) / (n - abs(lags))
+    i = int(corr.argmax())
+    if 0 < i < len(corr) - 1:
+        left, mid, right = corr[i - 1:i + 2]
+        if left - 2 * mid + right < 0:
+            return lags[i] + 0.5 * (left - right) / (left - 2 * mid + right)
+    return float(lags[i])
 
 
 def measure(tracks: list[Track], alpha: float, flicker_frames: int) -> Steadiness:
@@ -108,7 +118,8 @@ def measure(tracks: list[Track], alpha: float, flicker_frames: int) -> Steadines
         da.append(np.abs(np.diff(arousal))[contiguous])
         if len(track.frames) >= 30:
             raw_valence = affect_batch(track.raw_probs)[1]
-            delays.append(lag_frames(raw_valence, valence))
+            frame_s = float(np.median(np.diff(track.timestamps)))
+            delays.append(1000 * frame_s * lag_frames(raw_valence, valence))
     seconds = max(seconds, 1e-9)
     return Steadiness(changes / seconds, flickers / seconds, _median_p95(dv), _median_p95(da),
                       float(np.median(delays)) if delays else float("nan"))
@@ -166,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     flicker_frames = max(1, round(args.flicker_ms / 1000 * 30))
     print(f"{len(tracks)} tracks, {sum(t.seconds for t in tracks):.1f} s of face time in {len(clips)} clips\n")
     print("| smoothing | label changes / s | flickers / s | valence step, median / p95 | arousal step, median / p95 "
-          "| delay (frames) |")
+          "| delay (ms) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for alpha in args.alphas:
         s = measure(tracks, alpha, flicker_frames)
         print(f"| {alpha:g} | {s.label_changes_per_s:.2f} | {s.flickers_per_s:.2f} "
               f"| {s.valence_step[0]:.4f} / {s.valence_step[1]:.3f} "
-              f"| {s.arousal_step[0]:.4f} / {s.arousal_step[1]:.3f} | {s.delay_frames:g} |")
+              f"| {s.arousal_step[0]:.4f} / {s.arousal_step[1]:.3f} | {s.delay_ms:.0f} |")
     print("\nPer clip, label changes / flickers per second:")
     print("| clip | " + " | ".join(f"{a:g}" for a in args.alphas) + " |")
     print("|---|" + "---:|" * len(args.alphas))

@@ -164,7 +164,7 @@ class App:
             retired = []
         else:
             retired = self.tracker.update(faces)
-        self.smoother.update(faces, retired)
+        self.smoother.update(faces, retired, timestamp_s)
         for f in faces:
             a = affect(f.probs, mode=self.cfg.affect_mode)
             f.aus, f.valence, f.arousal = a.aus, a.valence, a.arousal

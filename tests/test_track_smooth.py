@@ -86,6 +86,31 @@ def test_smoothing_state_is_per_track_and_forgotten_on_retire():
     assert c.probs.argmax() == 3  # a retired ID starts fresh
 
 
+def test_smoothing_keeps_its_time_constant_at_any_frame_rate():
+    happy, sad = np.eye(7)[3], np.eye(7)[5]
+
+    def p_happy_after(seconds, fps):
+        smoother = ProbabilitySmoother(0.7)
+        for i in range(round(seconds * fps) + 1):
+            f = face(0, 0, probs=happy if i == 0 else sad)
+            f.track_id = 1
+            smoother.update([f], timestamp_s=i / fps)
+        return f.probs[3]
+
+    # 0.7 per 1/30 s: after 0.2 s of 'sad', 0.7 ** 6 of 'happy' is left at 15, 30 or 60 FPS.
+    for fps in (15, 30, 60):
+        assert p_happy_after(0.2, fps) == pytest.approx(0.7 ** 6, rel=1e-4)
+
+
+def test_a_longer_gap_leaves_less_of_the_old_estimate():
+    smoother = ProbabilitySmoother(0.7)
+    a, b = face(0, 0, probs=np.eye(7)[3]), face(0, 0, probs=np.eye(7)[5])
+    a.track_id = b.track_id = 1
+    smoother.update([a], timestamp_s=1.0)
+    smoother.update([b], timestamp_s=1.5)  # half a second without the face
+    assert b.probs[3] == pytest.approx(0.7 ** 15, rel=1e-4) and b.probs.argmax() == 5
+
+
 def test_smoothing_rejects_out_of_range():
     with pytest.raises(ValueError):
         ProbabilitySmoother(1.0)
