@@ -10,7 +10,7 @@ A shipped checkpoint is a dict of plain types and tensors, so it loads with
     state_dict    the weights
     training      {"command", "data", "epochs", "wall_time_s", "seed", ...}
     metrics       {"PublicTest": {"accuracy", "macro_f1", ...}, ...}
-    int8          optional: the int8 model for CPUs without native bf16 (see models/quantize.py)
+    int8          optional: the int8 model the app runs on x86 CPUs (see models/quantize.py)
 """
 
 from __future__ import annotations

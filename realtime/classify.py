@@ -18,9 +18,10 @@ class EmotionClassifier:
     """Loads weights once; `predict(crops)` maps uint8 [N,48,48] to probabilities [N,7].
 
     precision: "fp32", "bf16", "int8" (the checkpoint's quantized model, x86 CPUs only), or
-    "auto": bf16 on GPUs and CPUs with native bf16, else int8 when the checkpoint carries it,
-    else fp32. Per face on the CPU kinds measured (bench/README.md): bf16 2.8 ms on AVX-512-BF16;
-    int8 2.9 ms against fp32 5.6 ms on AVX2.
+    "auto": bf16 on GPUs; on the CPU int8 when the checkpoint carries it, else bf16 where it is
+    native, else fp32. int8 is the fastest on every x86 CPU measured (bench/README.md,
+    "Classifier"): 1.7 ms against bf16 3.6 ms on an AMX (AVX-512-BF16) Xeon, 2.5 ms against
+    fp32 4.4 ms on AVX2.
 
     cpu_threads: 1 by default. On an idle 2-core AVX2 CPU two threads shave ~1.4 ms off the
     classify stage, but when the cores are busy (another program, or MediaPipe's workers on an
@@ -51,17 +52,17 @@ class EmotionClassifier:
             if self.device.type == "cpu" and loaded.meta["model_config"].get("arch") == "cnn":
                 # Folding BatchNorm into the convolutions is exact in eval mode and saves a pass per layer.
                 model = fuse(model)
-            # bf16 weights: 1.8x faster per face on AVX-512-BF16 CPUs; the checkpoint's accuracy was
-            # measured under bf16 autocast, and bench/inference.py reports every precision.
+            # bf16 weights: 1.3-1.8x faster per face than fp32 on CPUs with native bf16; the checkpoint's
+            # accuracy was measured under bf16 autocast, and bench/inference.py reports every precision.
             self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
             self.model = model.to(self.dtype).to(memory_format=torch.channels_last).eval()
         self.classes = EMOTIONS
 
     def _auto_precision(self) -> str:
-        if bf16_is_fast(self.device):
-            return "bf16"
         has_int8 = "int8" in self.meta and self.meta["model_config"].get("arch") == "cnn"
-        return "int8" if self.device.type == "cpu" and has_int8 and int8_supported() else "fp32"
+        if self.device.type == "cpu" and has_int8 and int8_supported():
+            return "int8"
+        return "bf16" if bf16_is_fast(self.device) else "fp32"
 
     @torch.inference_mode()
     def predict(self, crops: np.ndarray) -> np.ndarray:

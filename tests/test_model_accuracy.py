@@ -43,5 +43,5 @@ def test_shipped_int8_model_reproduces_its_publictest_score(tmp_path):
     accuracy = classification_report(split.labels, probs.argmax(1))["accuracy"]
     meta = read_checkpoint(WEIGHTS)
     assert accuracy == pytest.approx(meta["int8"]["metrics"]["PublicTest"]["accuracy"], abs=0.005)
-    # What the app runs on CPUs without native bf16 gives up at most a point against the checkpoint.
+    # What the app runs on x86 CPUs gives up at most a point against the checkpoint.
     assert accuracy >= meta["metrics"]["PublicTest"]["accuracy"] - 0.01

@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from models.device import autocast_for
 from train.swa import WeightAverage, recompute_batchnorm
 from train.train import lr_lambda
 
@@ -42,10 +43,10 @@ def test_batchnorm_statistics_are_measured_exactly_on_the_images():
     recompute_batchnorm(net, images, mean, std, torch.device("cpu"), batch_size=256)
     used = images[:512]  # two batches of 256; the ragged 88 are left out
     x = (torch.from_numpy(used).float().div(255).unsqueeze(1) - mean) / std
-    with torch.no_grad():
-        conv = net[0](x)
+    with torch.no_grad(), autocast_for(torch.device("cpu")):  # as recompute_batchnorm runs it (bf16 where native)
+        conv = net[0](x).float()
     bn = net[2]
-    assert torch.allclose(bn.running_mean, conv.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.allclose(bn.running_mean, conv.mean(dim=(0, 2, 3)), atol=1e-3)
     assert torch.allclose(bn.running_var, conv.transpose(0, 1).reshape(4, -1).var(dim=1), rtol=1e-2)
     assert bn.num_batches_tracked.item() == 2 and bn.momentum == 0.1 and not net.training
 

@@ -40,7 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="confusion-matrix image (default: beside --json, else ./confusion_matrix.png)")
     p.add_argument("--tta", action="store_true", help="average over mirror and 2-pixel shifts (6 passes)")
     p.add_argument("--int8", action="store_true",
-                   help="score the checkpoint's int8 model (what the app runs on CPUs without native bf16)")
+                   help="score the checkpoint's int8 model (what the app runs on x86 CPUs)")
     p.add_argument("--split", help="evaluate only this split (e.g. PublicTest, PrivateTest, Training)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--cache-dir", type=Path, default=None)
