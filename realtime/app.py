@@ -244,29 +244,31 @@ class App:
                                                 dynamic_ncols=True, file=sys.stderr))
         frames = iter(self.source)
         last_tick = time.perf_counter()
-        while True:
-            t0 = time.perf_counter()
-            captured = next(frames, None)
-            if captured is None:
-                self.summary.ended_by = self.source.ended_by or "end of input"
-                break
-            self.timer.add("decode", time.perf_counter() - t0)
-            result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
-            canvas = self.render(result)
-            self.emit(result, canvas)
-            if self.source.stills:
-                print_still_summary(result)
-            now = time.perf_counter()
-            dt, last_tick = now - last_tick, now
-            self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / max(dt, 1e-6)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces))
-            elif not self.show(canvas, result):
-                self.summary.ended_by = "quit"
-                break
-        self.summary.seconds = time.perf_counter() - start
-        self.summary.stage_ms = self.timer.overall()
+        try:
+            while True:
+                t0 = time.perf_counter()
+                captured = next(frames, None)
+                if captured is None:
+                    self.summary.ended_by = self.source.ended_by or "end of input"
+                    break
+                self.timer.add("decode", time.perf_counter() - t0)
+                result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
+                canvas = self.render(result)
+                self.emit(result, canvas)
+                if self.source.stills:
+                    print_still_summary(result)
+                now = time.perf_counter()
+                dt, last_tick = now - last_tick, now
+                self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / max(dt, 1e-6)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces))
+                elif not self.show(canvas, result):
+                    self.summary.ended_by = "quit"
+                    break
+        finally:  # an interrupted run (Ctrl-C, kill) still reports its true duration and stage times
+            self.summary.seconds = time.perf_counter() - start
+            self.summary.stage_ms = self.timer.overall()
         return self.summary
 
     def show(self, canvas: np.ndarray, result: FrameResult) -> bool:

@@ -2,8 +2,11 @@
 
 import csv
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -78,6 +81,38 @@ def test_headless_run_writes_report(headless_run):
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert summary["faces"]["1"]["frames"] == len(rows)
     assert summary["faces"]["1"]["dominant_emotion"] == "happy"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_an_interrupted_run_finalises_recording_log_and_report(tmp_path, sig):
+    video = tmp_path / "long.mp4"
+    make_face_video(video, frames=3000, no_face=range(0))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "run_webcam.py", "--source", video, "--no-display", "--record",
+                             out / "annotated.mp4", "--report", out], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    log = out / "frames.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not log.is_file() or log.stat().st_size < 20_000):
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "ended by interrupted" in stdout
+    summary_line = re.search(r"^(\d+) frames .*, (\d+) face rows, ([\d.]+) FPS; ended by interrupted", stdout, re.M)
+    frames, face_rows, fps = int(summary_line[1]), int(summary_line[2]), float(summary_line[3])
+    assert 0 < frames < 3000 and face_rows > 0.9 * frames
+    assert 1 < fps < 2000  # measured over the run's true duration, not zero
+    rows = list(csv.DictReader(open(log)))
+    assert len(rows) == face_rows and int(rows[-1]["frame"]) < frames  # every processed face, to the last
+    cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == frames  # the file plays to its last frame: the recording was closed properly
+    summary = json.loads((out / "summary.json").read_text())
+    assert sum(face["frames"] for face in summary["faces"].values()) == face_rows
 
 
 def test_image_source_prints_the_summary(tmp_path):
