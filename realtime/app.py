@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections import deque
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -201,14 +201,15 @@ class App:
 
     def emit(self, result: FrameResult, canvas: np.ndarray) -> None:
         t0 = time.perf_counter()
-        if self.recorder is not None:
-            self.recorder.write(canvas)
-        if self.logger is not None:
-            self.logger.write(result)
+        with _Interrupts.deferred():
+            if self.recorder is not None:
+                self.recorder.write(canvas)
+            if self.logger is not None:
+                self.logger.write(result)
+            self.summary.frames += 1
+            self.summary.frames_with_faces += bool(result.faces)
+            self.summary.rows += len(result.faces)
         self.timer.add("encode", time.perf_counter() - t0)
-        self.summary.frames += 1
-        self.summary.frames_with_faces += bool(result.faces)
-        self.summary.rows += len(result.faces)
 
     # -- keys --------------------------------------------------------------------------------
     def handle_key(self, key: int, canvas: np.ndarray) -> bool:
@@ -317,8 +318,31 @@ def print_still_summary(result: FrameResult) -> None:
               f"  valence: {f.valence:+.2f}  arousal: {f.arousal:+.2f}")
 
 
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+class _Interrupts:
+    """Ctrl-C and kill raise KeyboardInterrupt, but never inside `deferred()`: a frame is written
+    to the recording, the CSV and the counts together or not at all, so they always agree."""
+
+    depth = 0
+    pending = False
+
+    @classmethod
+    def handle(cls, signum, frame) -> None:
+        if cls.depth:
+            cls.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @classmethod
+    @contextmanager
+    def deferred(cls):
+        cls.depth += 1
+        try:
+            yield
+        finally:
+            cls.depth -= 1
+        if not cls.depth and cls.pending:
+            cls.pending = False
+            raise KeyboardInterrupt
 
 
 def run(cfg: AppConfig) -> RunSummary:
@@ -327,7 +351,8 @@ def run(cfg: AppConfig) -> RunSummary:
         report_dir = Path(cfg.report)
         report_dir.mkdir(parents=True, exist_ok=True)
         cfg.csv = cfg.csv or str(report_dir / "frames.csv")
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill finalises files like Ctrl-C does
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
+        signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
         weights = {"weights": cfg.weights} if cfg.weights else {}
         classifier = EmotionClassifier(device=cfg.device, precision=cfg.precision,
