@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     print(f"{summary.frames} frames ({summary.frames_with_faces} with faces), {summary.rows} face rows, "
-          f"{summary.frames / max(summary.seconds, 1e-9):.1f} FPS; ended by {summary.ended_by}"
+          f"{summary.fps:.1f} FPS; ended by {summary.ended_by}"
           + (f"; log: {cfg.csv}" if cfg.csv else "") + (f"; report: {cfg.report}" if cfg.report else ""))
     return 1 if summary.ended_by.startswith("camera") else 0
 

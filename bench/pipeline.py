@@ -119,7 +119,7 @@ def main() -> None:
         summary = run(AppConfig(source=str(video), weights=args.weights, display=False, record=str(tmp / "app.mp4"),
                                 csv=str(tmp / "app.csv"), precision=args.precision,
                                 classifier_threads=args.classifier_threads))
-    app_fps = summary.frames / summary.seconds
+    app_fps = summary.fps
     print(f"\nvideo: {video if args.video else '640x480 generated, one face'}, {summary.frames} frames, "
           f"torch {torch.__version__}, {os.cpu_count()} CPU cores; app classifier {summary.classifier}")
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")

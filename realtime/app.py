@@ -77,11 +77,17 @@ class RunSummary:
     frames_with_faces: int = 0
     rows: int = 0
     seconds: float = 0.0
+    waiting_s: float = 0.0  # of seconds: a still or a paused frame on screen, waiting for a key
     ended_by: str = "end of input"
     recordings: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
     classifier: str = ""  # where and how it ran, e.g. "cpu int8"
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of work: time spent waiting for the user does not count."""
+        return self.frames / max(self.seconds - self.waiting_s, 1e-9)
 
 
 def timestamp_name(prefix: str, suffix: str) -> str:
@@ -280,7 +286,10 @@ class App:
         cv2.imshow(WINDOW, canvas)
         while True:
             waiting = self.source.stills or self.paused
+            t0 = time.perf_counter()
             key = cv2.waitKey(50 if waiting else 1) & 0xFF
+            if waiting:
+                self.summary.waiting_s += time.perf_counter() - t0
             if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
                 return False  # the window was closed with the mouse
             if key == 255:

@@ -1,6 +1,7 @@
 """The real OpenCV window under Xvfb: keys sent with xdotool, what a person sees checked in screenshots."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,9 @@ def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     code, out, err = win.wait()
     assert code == 0, err
     assert "emotion: happy" in out
+    # The ~8 s the photo stayed on screen waiting for keys is not work: one frame takes well under 1 s.
+    fps = float(re.search(r"([0-9.]+) FPS", out).group(1))
+    assert fps > 1.0, out
 
 
 def test_record_key_writes_playable_video(display, tmp_path):
