@@ -14,7 +14,7 @@ from tests.conftest import TINY
 from tests.paths import REPO
 from train import evaluate, train
 from train.data import load
-from train.metrics import confusion_matrix
+from train.metrics import calibration_report, confusion_matrix
 from train.predict import predict_probs
 
 
@@ -31,9 +31,12 @@ def test_train_evaluate_resume(tiny_fer, tmp_path):
     assert meta["training"]["command"].startswith("python -m train.train")
     assert 0 < meta["input"]["std"] < 1
 
-    # Resume continues the same run: two more epochs, history kept.
+    # Resume continues the same run: two more epochs, history kept. best.pth is removed first, as when
+    # last.pth alone is carried to another machine: the resumed run must write a best.pth again.
+    (out / "best.pth").unlink()
     assert train.cli(args[:args.index("--epochs") + 1] + ["4"] + args[args.index("--epochs") + 2:] + ["--resume"]) == 0
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2, 3, 4]
+    assert read_checkpoint(out / "best.pth")["training"]["epoch"] in (3, 4)
 
     result_path = tmp_path / "eval" / "metrics.json"
     assert evaluate.cli(["--data", str(tiny_fer / "test"), "--weights", str(out / "best.pth"),
@@ -43,6 +46,7 @@ def test_train_evaluate_resume(tiny_fer, tmp_path):
     assert 0 <= result["accuracy"] <= 1 and 0 <= result["macro_f1"] <= 1
     assert set(result["per_class"]) == set(EMOTIONS)
     assert np.array(result["confusion_matrix"]).sum() == result["n"]
+    assert 0 <= result["calibration"]["ece"] <= 1 and result["calibration"]["nll"] > 0
     assert (tmp_path / "eval" / "metrics_confusion.png").is_file()
 
 
@@ -180,3 +184,15 @@ def test_swa_epochs_beyond_the_run_is_one_line_error(tiny_fer, tmp_path):
     with pytest.raises(SystemExit, match="--swa-epochs must be between 0 and --epochs"):
         train.cli(["--data", str(tiny_fer), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
                    "--epochs", "2", "--swa-epochs", "3", *TINY])
+
+
+def test_calibration_report_measures_the_confidence_gap():
+    y = np.array([0, 0, 1, 1])
+    certain_and_right = np.eye(7)[y]
+    assert calibration_report(y, certain_and_right) == {"ece": 0.0, "nll": pytest.approx(0.0), "bins": 15}
+    # Always 90% sure, right half the time: a 0.4 gap; the true class gets 0.9 or 0.1/6.
+    sure = np.full((4, 7), 0.1 / 6)
+    sure[np.arange(4), [0, 1, 1, 0]] = 0.9
+    report = calibration_report(y, sure)
+    assert report["ece"] == pytest.approx(0.4)
+    assert report["nll"] == pytest.approx((-np.log(0.9) - np.log(0.1 / 6)) / 2)

@@ -2,8 +2,8 @@
 
     python -m train.evaluate --data ../shared/datasets/fer2013/test --json out/eval.json [--tta]
 
-Prints accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix, writes
-them as JSON, and saves a confusion-matrix PNG. Several --weights score their ensemble (the mean
+Prints accuracy, macro-F1, calibration (ECE, NLL), per-class precision/recall/F1 and the confusion
+matrix, writes them as JSON, and saves a confusion-matrix PNG. Several --weights score their ensemble (the mean
 of their probabilities). When the data mixes FER2013 splits
 (PublicTest_* and PrivateTest_* files), each split is also reported on its own.
 """
@@ -23,7 +23,7 @@ from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model
 from models.quantize import load_int8
 from train.data import DataError, LoadReport, load
-from train.metrics import classification_report
+from train.metrics import calibration_report, classification_report
 from train.predict import predict_probs
 from train.train import pick_device
 
@@ -48,7 +48,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def format_report(name: str, r: dict) -> str:
-    lines = [f"{name}: n={r['n']}  accuracy {100 * r['accuracy']:.2f}%  macro-F1 {r['macro_f1']:.4f}",
+    lines = [f"{name}: n={r['n']}  accuracy {100 * r['accuracy']:.2f}%  macro-F1 {r['macro_f1']:.4f}  "
+             f"ECE {r['calibration']['ece']:.4f}  NLL {r['calibration']['nll']:.4f}",
              f"  {'class':<9} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}"]
     for c, m in r["per_class"].items():
         lines.append(f"  {c:<9} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8d}")
@@ -104,18 +105,20 @@ def evaluate(args: argparse.Namespace) -> dict:
     for name in names:
         s = splits[name]
         probs = sum(predict_probs(model, s.images, mean, std, device, tta=args.tta, autocast=not args.int8)
-                    for model, mean, std in models)
-        preds[name] = (s.labels, probs.argmax(1))
+                    for model, mean, std in models) / len(models)
+        preds[name] = (s.labels, probs)
     seconds = time.perf_counter() - t0
 
     y_true = np.concatenate([preds[n][0] for n in names])
-    y_pred = np.concatenate([preds[n][1] for n in names])
-    result = classification_report(y_true, y_pred)
+    probs = np.concatenate([preds[n][1] for n in names])
+    result = classification_report(y_true, probs.argmax(1))
+    result["calibration"] = calibration_report(y_true, probs)
     weights = str(args.weights[0]) if len(args.weights) == 1 else [str(w) for w in args.weights]
     result.update({"data": str(args.data), "weights": weights, "tta": bool(args.tta), "int8": args.int8,
                    "seconds": round(seconds, 2)})
     if len(names) > 1:
-        result["splits"] = {n: classification_report(*preds[n]) for n in names}
+        result["splits"] = {n: {**classification_report(y, p.argmax(1)), "calibration": calibration_report(y, p)}
+                            for n, (y, p) in preds.items()}
     label = "+".join(names) + (" (TTA)" if args.tta else "") + (" int8" if args.int8 else "")
     if len(models) > 1:
         label += f", ensemble of {len(models)}"

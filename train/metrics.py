@@ -35,3 +35,22 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes=EMOTIO
         },
         "confusion_matrix": cm.tolist(),
     }
+
+
+def calibration_report(y_true: np.ndarray, probs: np.ndarray, bins: int = 15) -> dict:
+    """How far the top-class probability can be read as the chance of being right.
+
+    ece: expected calibration error (Guo et al. 2017), the support-weighted gap between mean
+    confidence and accuracy over `bins` equal-width confidence bins; nll: mean negative log
+    likelihood of the true class. Both 0 for a perfect, certain classifier.
+    """
+    y_true, probs = np.asarray(y_true), np.asarray(probs, dtype=np.float64)
+    if len(y_true) == 0:
+        return {"ece": 0.0, "nll": 0.0, "bins": bins}
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, correct, bins) - np.bincount(which, confidence, bins))
+    nll = -np.log(np.clip(probs[np.arange(len(y_true)), y_true], 1e-12, None)).mean()
+    return {"ece": float(gap.sum() / count.sum()), "nll": float(nll), "bins": bins}

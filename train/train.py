@@ -311,6 +311,11 @@ def main(args: argparse.Namespace) -> dict:
         start_epoch, best_acc, history, wall = state["epoch"], state["best_acc"], state["history"], state["wall_time_s"]
         average = WeightAverage(state.get("swa"))
         print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} accuracy {best_acc:.4f})")
+        if not best_path.is_file():
+            # last.pth travelled without best.pth (it is not committed): the best weights so far are gone,
+            # so select again among the epochs still to run rather than end with no shipping checkpoint.
+            print(f"note: {best_path} is missing; the best of the remaining epochs will be written there")
+            best_acc = -1.0
     teacher_log_probs, teachers = distillation_targets(args, state, train, device)
 
     live, sel_live = face_crops_for(args, train, sel)
