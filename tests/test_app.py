@@ -207,4 +207,4 @@ def test_help_shows_only_real_defaults():
     text = " ".join(get_args_parser().format_help().split())
     assert "(default: None)" not in text and "(default: False)" not in text
     assert "(default: 0.7)" in text  # --smoothing
-    assert "--weights WEIGHTS classifier checkpoint (default models/emotion_cnn.pth)" in text
+    assert "--weights WEIGHTS classifier checkpoint (default models/emotion_cnn.pth;" in text

@@ -1,4 +1,4 @@
-"""The shipped weights on real FER2013 PublicTest (skipped without ../shared)."""
+"""Both shipped checkpoints (the default and the fast one) on real FER2013 PublicTest (skipped without ../shared)."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from models.checkpoint import load_model, read_checkpoint
 from models.quantize import int8_supported, load_int8
-from tests.paths import FER_TEST, WEIGHTS
+from tests.paths import FAST_WEIGHTS, FER_TEST, WEIGHTS
 from train.data import load
 from train.metrics import classification_report
 from train.predict import predict_probs
@@ -14,17 +14,17 @@ from train.predict import predict_probs
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not FER_TEST.is_dir(), reason="../shared/datasets/fer2013/test not present"),
-    pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present"),
+    pytest.mark.parametrize("weights", [WEIGHTS, FAST_WEIGHTS], ids=["default", "fast"]),
 ]
 
 
-def test_shipped_model_reproduces_its_publictest_score(tmp_path):
-    loaded = load_model(WEIGHTS)
+def test_shipped_model_reproduces_its_publictest_score(weights, tmp_path):
+    loaded = load_model(weights)
     split = load(FER_TEST, tmp_path)["PublicTest"]
     assert len(split) == 3589
     probs = predict_probs(loaded.model, split.images, loaded.mean, loaded.std, torch.device("cpu"))
     report = classification_report(split.labels, probs.argmax(1))
-    recorded = read_checkpoint(WEIGHTS)["metrics"]["PublicTest"]["accuracy"]
+    recorded = read_checkpoint(weights)["metrics"]["PublicTest"]["accuracy"]
     # The figure in the checkpoint and the model card is what this command reproduces.
     assert report["accuracy"] == pytest.approx(recorded, abs=0.005)
     # Beats the installable baselines (deepface ~57%, fer's mini-Xception ~66%).
@@ -33,15 +33,15 @@ def test_shipped_model_reproduces_its_publictest_score(tmp_path):
     assert np.isfinite(probs).all()
 
 
-def test_shipped_int8_model_reproduces_its_publictest_score(tmp_path):
+def test_shipped_int8_model_reproduces_its_publictest_score(weights, tmp_path):
     if not int8_supported():
         pytest.skip("int8 needs an x86-64 CPU")
-    loaded = load_model(WEIGHTS)
+    loaded = load_model(weights)
     split = load(FER_TEST, tmp_path)["PublicTest"]
     probs = predict_probs(load_int8(loaded), split.images, loaded.mean, loaded.std, torch.device("cpu"),
                           autocast=False)
     accuracy = classification_report(split.labels, probs.argmax(1))["accuracy"]
-    meta = read_checkpoint(WEIGHTS)
+    meta = read_checkpoint(weights)
     assert accuracy == pytest.approx(meta["int8"]["metrics"]["PublicTest"]["accuracy"], abs=0.005)
     # What the app runs on x86 CPUs gives up at most a point against the checkpoint.
     assert accuracy >= meta["metrics"]["PublicTest"]["accuracy"] - 0.01
