@@ -58,7 +58,10 @@ class Window:
                                    text=True)
             self.wid = found.stdout.split()[0] if found.stdout.split() else ""
             time.sleep(0.3)
-        time.sleep(2.0)  # the first frame is drawn after the window maps
+        # The window maps black before the first frame is drawn, and keys sent before then can be lost:
+        # on a busy 2-core machine that first frame can take many seconds.
+        self.shot_when("first_frame", lambda s: s is not None and s.max() > 0, timeout=90)
+        time.sleep(0.5)
 
     def key(self, name: str, settle: float = 1.0) -> None:
         subprocess.run(["xdotool", "key", "--window", self.wid, name], env=self.env, check=True)
