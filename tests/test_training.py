@@ -144,6 +144,16 @@ def test_framing_jitter_needs_face_crops(tiny_fer, tmp_path):
                    "--framing-jitter", "0.1", "0", *TINY])
 
 
+@pytest.mark.parametrize(("widths", "convs", "message"), [
+    ("8,x", "1,1", "--widths takes positive whole numbers"),
+    ("8,16", "1,0", "--convs takes positive whole numbers"),
+    ("8,16,16", "1,1", "--widths and --convs name different numbers of stages"),
+])
+def test_malformed_architecture_is_one_line_error(tmp_path, widths, convs, message):
+    with pytest.raises(SystemExit, match=message):
+        train.cli(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--widths", widths, "--convs", convs])
+
+
 def test_swa_run_selects_averaged_weights_and_resumes_exactly(tiny_fer, tmp_path, monkeypatch):
     def args(out):
         return ["--data", str(tiny_fer), "--out", str(out), "--epochs", "3", "--swa-epochs", "2", "--swa-lr", "0.02",
@@ -157,15 +167,18 @@ def test_swa_run_selects_averaged_weights_and_resumes_exactly(tiny_fer, tmp_path
     assert last["swa"]["count"] == 2
     assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.02)  # flat at --swa-lr
 
-    # Ctrl-C after epoch 2 (its last.pth is written before the curves are plotted), then --resume.
-    plots = []
+    # Ctrl-C while epoch 3 is scored (epoch 2's last.pth is written by then), then --resume.
+    scored = []
 
-    def interrupt_second(*a):
-        plots.append(a)
-        if len(plots) == 2:
+    def interrupt_third(probs, labels):
+        scored.append(1)
+        if len(scored) == 3:
             raise KeyboardInterrupt
-    monkeypatch.setattr(train, "plot_curves", interrupt_second)
+        return evaluation_loss(probs, labels)
+    evaluation_loss = train.evaluation_loss
+    monkeypatch.setattr(train, "evaluation_loss", interrupt_third)
     assert train.cli(args(tmp_path / "split")) == 130
+    assert torch.load(tmp_path / "split" / "last.pth", weights_only=True)["epoch"] == 2
     monkeypatch.undo()
     assert train.cli(args(tmp_path / "split") + ["--resume"]) == 0
     resumed = torch.load(tmp_path / "split" / "last.pth", weights_only=True)
@@ -196,3 +209,9 @@ def test_calibration_report_measures_the_confidence_gap():
     report = calibration_report(y, sure)
     assert report["ece"] == pytest.approx(0.4)
     assert report["nll"] == pytest.approx((-np.log(0.9) - np.log(0.1 / 6)) / 2)
+
+
+def test_trainer_imports_without_mediapipe():
+    # GPU servers often lack MediaPipe; only --face-crops needs the detector.
+    code = "import sys, train.train, train.sweep; sys.exit('mediapipe' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

@@ -37,15 +37,19 @@ def normalize(images_u8: torch.Tensor, mean: float, std: float) -> torch.Tensor:
 
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator | None = None) -> torch.Tensor:
-    """x: float [B,1,H,W] in [0, 1]. Returns a new augmented tensor of the same shape."""
+    """x: float [B,1,H,W] in [0, 1], on any device. Returns a new augmented tensor of the same shape.
+
+    The random draws come from the CPU generator whatever x's device, so a run draws the same
+    augmentations on CPU and GPU and --resume replays them; only the pixel work runs on x's device.
+    """
     b = x.shape[0]
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
-        return torch.rand(b, generator=generator) * (hi - lo) + lo
+        return (torch.rand(b, generator=generator) * (hi - lo) + lo).to(x.device)
 
     angle = uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg) * math.pi / 180
     scale = uniform(*cfg.scale_range)
-    flip = torch.where(torch.rand(b, generator=generator) < cfg.flip_prob, -1.0, 1.0)
+    flip = torch.where(torch.rand(b, generator=generator) < cfg.flip_prob, -1.0, 1.0).to(x.device)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([
         torch.stack([cos * flip, -sin, uniform(-cfg.max_shift, cfg.max_shift) * 2], dim=1),
@@ -80,7 +84,7 @@ def random_erase(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator
     mask = ((rows >= top.view(b, 1, 1)) & (rows < (top + eh).view(b, 1, 1))
             & (cols >= left.view(b, 1, 1)) & (cols < (left + ew).view(b, 1, 1)) & chosen.view(b, 1, 1))
     noise = torch.rand(x.shape, generator=generator)
-    return torch.where(mask.unsqueeze(1), noise, x)
+    return torch.where(mask.unsqueeze(1).to(x.device), noise.to(x.device), x)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 
 from realtime import crop
-from realtime.detect import FaceDetector
 from realtime.faces import Detection
 from train.data import default_cache_dir
 
@@ -81,6 +80,10 @@ def detect(images: np.ndarray, model: str = DETECTOR) -> FaceDetections:
     boxes = np.zeros((len(images), 4), np.int32)
     keypoints = np.full((len(images), N_KEYPOINTS, 2), np.nan, np.float32)
     found = np.zeros(len(images), bool)
+    # Imported here so that training without --face-crops runs where MediaPipe is not installed
+    # (GPU servers): only detection needs it.
+    from realtime.detect import FaceDetector
+
     with FaceDetector(model, video=False) as detector:
         for i, image in enumerate(images):
             faces = detector.detect(canvas(image))

@@ -93,6 +93,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+def int_list(option: str, text: str) -> tuple[int, ...]:
+    """"64,128,256" -> (64, 128, 256); anything else ends the run with one line naming the option."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise SystemExit(f"error: {option} takes positive whole numbers separated by commas, got {text!r}")
+    return values
+
+
 def pick_device(name: str) -> torch.device:
     try:
         return resolve_device(name)
@@ -138,13 +149,14 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
         if live is not None:
             use = torch.from_numpy(live.found)[idx] & (torch.rand(len(idx), generator=gen) < args.face_crops)
             x[use] = live_crops(images.numpy(), live, idx[use].numpy(), args.framing_jitter, gen)
-        x = x.float().div_(255).unsqueeze(1)
+        # uint8 to the device first: there the augmentation runs too, so a GPU never waits on the CPU
+        x = x.to(device, non_blocking=True).float().div_(255).unsqueeze(1)
         if aug is not None:
             x = augment_batch(x, aug, gen)
         mix = None
         if (args.mixup > 0 or args.cutmix > 0) and torch.rand(1, generator=gen).item() < args.mix_prob:
             x, mix = mix_batch(x, args.mixup, args.cutmix, gen)
-        x = ((x - mean) / std).to(device).contiguous(memory_format=torch.channels_last)
+        x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
         y = labels[idx].to(device)
         with autocast_for(device):
             logits = model(x)
@@ -159,12 +171,14 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        # Running sums stay on the device: reading them every batch would stall a GPU.
+        total_loss += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
         seen += len(y)
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}",
-                        lr=f"{scheduler.get_last_lr()[0]:.4f}")
-    return {"train_loss": total_loss / max(1, seen), "train_acc": correct / max(1, seen)}
+        if not args.quiet:
+            bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}", acc=f"{float(correct) / seen:.3f}",
+                            lr=f"{scheduler.get_last_lr()[0]:.4f}")
+    return {"train_loss": float(total_loss) / max(1, seen), "train_acc": float(correct) / max(1, seen)}
 
 
 def label_loss(logits: torch.Tensor, y: torch.Tensor, mix: BatchMix | None, class_weights: torch.Tensor,
@@ -259,6 +273,11 @@ def main(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    widths, convs = int_list("--widths", args.widths), int_list("--convs", args.convs)
+    if len(widths) != len(convs):
+        raise SystemExit(f"error: --widths and --convs name different numbers of stages "
+                         f"({args.widths} / {args.convs})")
+    torch.backends.cudnn.benchmark = True  # every training batch has the same shape: tune the kernels once
     if min(args.mixup, args.cutmix) < 0 or not 0 <= args.mix_prob <= 1:
         raise SystemExit(f"error: --mixup and --cutmix must not be negative and --mix-prob must be in [0, 1], "
                          f"got {args.mixup}, {args.cutmix} and {args.mix_prob}")
@@ -295,8 +314,7 @@ def main(args: argparse.Namespace) -> dict:
     if init:
         cfg, model = ModelConfig.from_dict(init.meta["model_config"]), init.model
     else:
-        cfg = ModelConfig(arch=args.arch, widths=tuple(int(v) for v in args.widths.split(",")),
-                          convs_per_stage=tuple(int(v) for v in args.convs.split(",")),
+        cfg = ModelConfig(arch=args.arch, widths=widths, convs_per_stage=convs,
                           hidden=args.hidden, rnn=args.rnn, dropout=args.dropout)
         model = build_model(cfg)
     model = model.to(device).to(memory_format=torch.channels_last)
@@ -350,6 +368,7 @@ def main(args: argparse.Namespace) -> dict:
     labels_t = torch.from_numpy(train.labels)
     print(f"model: {cfg.arch} {cfg.widths} convs {cfg.convs_per_stage}, {n_params / 1e6:.2f}M parameters")
 
+    plotted = 0.0
     epochs_bar = tqdm(range(start_epoch, args.epochs), desc="training", unit="epoch", disable=args.quiet,
                       initial=start_epoch, total=args.epochs, dynamic_ncols=True)
     for epoch in epochs_bar:
@@ -398,7 +417,9 @@ def main(args: argparse.Namespace) -> dict:
                    out / "last.tmp")
         os.replace(out / "last.tmp", last_path)
         (out / "history.json").write_text(json.dumps(history, indent=1))
-        plot_curves(history, out / "curves.png", sel_name)
+        if epoch + 1 == args.epochs or time.time() - plotted > 60:  # a plot can outlast a GPU epoch
+            plot_curves(history, out / "curves.png", sel_name)
+            plotted = time.time()
         line = (f"epoch {epoch + 1}/{args.epochs}: train loss {stats['train_loss']:.3f} acc {stats['train_acc']:.4f} | "
                 f"{sel_name} loss {row['val_loss']:.3f} acc {val['accuracy']:.4f} macro-F1 {val['macro_f1']:.4f}"
                 f"{f' | live crops acc {live_acc:.4f}' if live_acc is not None else ''}"
