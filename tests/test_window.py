@@ -48,20 +48,29 @@ class Window:
         self.tmp = tmp
         self.proc = subprocess.Popen([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 90
-        self.wid = ""
-        while not self.wid:
+        self.wid = self.find(timeout=90)
+        # The window maps black before the first frame is drawn, and keys sent before then can be lost:
+        # on a busy 2-core machine that first frame can take many seconds.
+        try:
+            self.shot_when("first_frame", lambda s: s is not None and s.max() > 0, timeout=90)
+        except BaseException:
+            self.proc.kill()  # a failed test must not leave the app running
+            raise
+        time.sleep(0.5)
+
+    def find(self, timeout: float) -> str:
+        """The id of the app's window, by title; the newest one, since a window of the previous test's
+        app can linger for a moment after it quit."""
+        deadline = time.time() + timeout
+        while True:
             if time.time() > deadline or self.proc.poll() is not None:
                 self.proc.kill()
                 pytest.fail(f"no window appeared: {self.proc.communicate()[1][-2000:]}")
             found = subprocess.run(["xdotool", "search", "--name", WINDOW], env=self.env, capture_output=True,
-                                   text=True)
-            self.wid = found.stdout.split()[0] if found.stdout.split() else ""
+                                   text=True).stdout.split()
+            if found:
+                return found[-1]
             time.sleep(0.3)
-        # The window maps black before the first frame is drawn, and keys sent before then can be lost:
-        # on a busy 2-core machine that first frame can take many seconds.
-        self.shot_when("first_frame", lambda s: s is not None and s.max() > 0, timeout=90)
-        time.sleep(0.5)
 
     def key(self, name: str, settle: float = 1.0) -> None:
         subprocess.run(["xdotool", "key", "--window", self.wid, name], env=self.env, check=True)
@@ -69,7 +78,8 @@ class Window:
 
     def shot(self, name: str) -> np.ndarray:
         path = self.tmp / f"{name}.png"
-        subprocess.run(["import", "-window", self.wid, str(path)], env=self.env, check=True, capture_output=True)
+        subprocess.run(["import", "-window", self.wid, str(path)], env=self.env, check=True, capture_output=True,
+                       text=True)
         return cv2.imread(str(path))
 
     def shot_when(self, name: str, ready, timeout: float = 30) -> np.ndarray:
@@ -77,8 +87,14 @@ class Window:
         machine the first processed frame can come well after the window maps."""
         deadline = time.time() + timeout
         while True:
-            shot = self.shot(name)
-            if ready(shot) or time.time() > deadline:
+            try:
+                shot = self.shot(name)
+            except subprocess.CalledProcessError as e:
+                if time.time() > deadline:
+                    raise AssertionError(f"screenshot failed: {e.stderr.strip()}") from None
+                shot = None  # a window that went away (the previous app's) or is not mapped yet
+                self.wid = self.find(timeout=deadline - time.time())
+            if (shot is not None and ready(shot)) or time.time() > deadline:
                 return shot
             time.sleep(0.5)
 
