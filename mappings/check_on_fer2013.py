@@ -162,17 +162,24 @@ def run_check(data: str | os.PathLike, weights: str | os.PathLike, out: str | os
     faces = splits[split]
     loaded = load_model(weights, device="cpu")
     probs = predict_probs(loaded.model, faces.images, loaded.mean, loaded.std, torch.device("cpu"))
+    return write_check(probs, faces.labels, weights, out, mode, split)
+
+
+def write_check(probs: np.ndarray, labels: np.ndarray, weights: str | os.PathLike, out: str | os.PathLike,
+                mode: str = "soft", split: str = "PublicTest") -> tuple[list[ClassSummary], str]:
+    """Map a checkpoint's class probabilities on labelled faces, summarise per true class and write
+    the table and the plot; returns the per-class rows and the markdown."""
     _, valence, arousal = affect_batch(probs, mode=mode)
-    rows = summarize(valence, arousal, faces.labels)
-    accuracy = float((probs.argmax(axis=1) == faces.labels).mean())
+    rows = summarize(valence, arousal, labels)
+    accuracy = float((probs.argmax(axis=1) == labels).mean())
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = _shown(Path(weights))
-    title = f"Predicted valence/arousal, FER2013 {split} ({len(faces)} faces)"
+    title = f"Predicted valence/arousal, FER2013 {split} ({len(labels)} faces)"
     subtitle = f"`{mode}` mode, checkpoint {checkpoint} (accuracy {accuracy:.1%})"
-    plot(valence, arousal, faces.labels, rows, out / f"{STEM}.png", title, subtitle.replace("`", ""))
-    report = (f"Mean predicted (valence, arousal) per true class on FER2013 {split} ({len(faces)} faces), "
+    plot(valence, arousal, labels, rows, out / f"{STEM}.png", title, subtitle.replace("`", ""))
+    report = (f"Mean predicted (valence, arousal) per true class on FER2013 {split} ({len(labels)} faces), "
               f"{subtitle}. Made by `python -m mappings.check_on_fer2013`.\n\n"
               f"{markdown_table(rows)}\n")
     (out / f"{STEM}.md").write_text(report)

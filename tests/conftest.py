@@ -5,11 +5,15 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import torch
 from skimage import data as skdata
 
 from models import EMOTIONS
-from tests.paths import FER_ROOT
+from models.checkpoint import load_model
+from tests.paths import FER_ROOT, FER_TEST
 from train import train
+from train.data import Split, load
+from train.predict import predict_probs
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +57,22 @@ def tiny_checkpoint(tiny_fer, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt")
     assert train.cli(["--data", str(tiny_fer), "--out", str(out), "--epochs", "1", *TINY]) == 0
     return out / "best.pth"
+
+
+@pytest.fixture(scope="session")
+def public_test_probs(tmp_path_factory):
+    """weights -> (FER2013 PublicTest, that checkpoint's fp32 probabilities on it), each computed once per
+    session: several slow tests score the shipped model there, and one pass takes about a minute."""
+    cache_dir = tmp_path_factory.mktemp("fer_cache")
+    split: list[Split] = []
+    probs: dict[str, np.ndarray] = {}
+
+    def get(weights) -> tuple[Split, np.ndarray]:
+        if not split:
+            split.append(load(FER_TEST, cache_dir)["PublicTest"])
+        if str(weights) not in probs:
+            loaded = load_model(weights)
+            probs[str(weights)] = predict_probs(loaded.model, split[0].images, loaded.mean, loaded.std,
+                                                torch.device("cpu"))
+        return split[0], probs[str(weights)]
+    return get

@@ -7,7 +7,6 @@ import torch
 from models.checkpoint import load_model, read_checkpoint
 from models.quantize import int8_supported, load_int8
 from tests.paths import FAST_WEIGHTS, FER_TEST, WEIGHTS
-from train.data import load
 from train.metrics import classification_report
 from train.predict import predict_probs
 
@@ -18,11 +17,9 @@ pytestmark = [
 ]
 
 
-def test_shipped_model_reproduces_its_publictest_score(weights, tmp_path):
-    loaded = load_model(weights)
-    split = load(FER_TEST, tmp_path)["PublicTest"]
+def test_shipped_model_reproduces_its_publictest_score(weights, public_test_probs):
+    split, probs = public_test_probs(weights)
     assert len(split) == 3589
-    probs = predict_probs(loaded.model, split.images, loaded.mean, loaded.std, torch.device("cpu"))
     report = classification_report(split.labels, probs.argmax(1))
     recorded = read_checkpoint(weights)["metrics"]["PublicTest"]["accuracy"]
     # The figure in the checkpoint and the model card is what this command reproduces.
@@ -33,11 +30,11 @@ def test_shipped_model_reproduces_its_publictest_score(weights, tmp_path):
     assert np.isfinite(probs).all()
 
 
-def test_shipped_int8_model_reproduces_its_publictest_score(weights, tmp_path):
+def test_shipped_int8_model_reproduces_its_publictest_score(weights, public_test_probs):
     if not int8_supported():
         pytest.skip("int8 needs an x86-64 CPU")
     loaded = load_model(weights)
-    split = load(FER_TEST, tmp_path)["PublicTest"]
+    split, _ = public_test_probs(weights)
     probs = predict_probs(load_int8(loaded), split.images, loaded.mean, loaded.std, torch.device("cpu"),
                           autocast=False)
     accuracy = classification_report(split.labels, probs.argmax(1))["accuracy"]
