@@ -106,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
         per_epoch = history[-1]["seconds"]
         epochs[run.name] = max(1, min(args.max_epochs, int((args.minutes * 60 - overhead) / per_epoch)))
         print(f"{run.name}: {per_epoch:.1f} s per epoch with {len(args.run)} runs at once -> "
-              f"{epochs[run.name]} epochs in {args.minutes:g} min")
+              f"{epochs[run.name]} epoch{'s' if epochs[run.name] > 1 else ''} in {args.minutes:g} min")
         shutil.rmtree(trial)
     runs = [r for r in args.run if r.name in epochs]
     if not runs:
@@ -123,12 +123,12 @@ def main(args: argparse.Namespace) -> int:
         if best is None:
             print(f"{run.name}: no finished epoch{status}")
             continue
-        results.append((best["val_acc"], run.name))
+        results.append((best["val_acc"], best["val_macro_f1"], run.name))  # ties go to the better macro-F1
         print(f"{run.name}: best selection accuracy {100 * best['val_acc']:.2f}% (macro-F1 "
               f"{best['val_macro_f1']:.4f}) at epoch {best['epoch']} of {epochs[run.name]}{status}")
     if not results:
         return 1
-    acc, name = max(results)
+    acc, _, name = max(results)
     shutil.copy(args.out / name / "best.pth", args.out / "best.pth")
     print(f"best: {name} ({100 * acc:.2f}%), copied to {args.out / 'best.pth'}")
     return 0
