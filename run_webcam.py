@@ -5,7 +5,7 @@
     python run_webcam.py --source photos/ --report report/
 
 Keys while running: q/Esc quit, r record, v valence-arousal plot, p probability bars,
-a action units, b boxes, m mirror, space pause, s snapshot, h help.
+a action units, l face mesh, b boxes, m mirror, space pause, s snapshot, h help.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
 
 from mappings import MappingError  # noqa: E402
 from models.checkpoint import CheckpointError  # noqa: E402
-from realtime.app import AppConfig, run  # noqa: E402
+from realtime.app import AU_SOURCES, AppConfig, run  # noqa: E402
 from realtime.capture import CaptureError  # noqa: E402
 from realtime.classify import PRECISIONS  # noqa: E402
 from realtime.detect import DetectorError  # noqa: E402
 from realtime.draw import Overlays  # noqa: E402
+from realtime.landmarks import LandmarkerError  # noqa: E402
 from realtime.record import RecordError  # noqa: E402
 from realtime.report import ReportError  # noqa: E402
 
@@ -59,12 +60,19 @@ def get_args_parser() -> argparse.ArgumentParser:
                             "else bf16 where native (GPUs), else fp32")
     model.add_argument("--detector", default="short",
                        help="'short' (faces within ~2 m), 'full' (up to ~5 m) or a .tflite path")
+    model.add_argument("--landmarker", help="face landmarker .task bundle (default assets/face_landmarker.task)")
     model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
     model.add_argument("--smoothing", type=float, default=0.7,
                        help="per-face probability smoothing in [0, 1): the weight the previous estimate "
                             "keeps per 1/30 s; 0 turns it off")
     model.add_argument("--affect-mode", default="soft", choices=["soft", "argmax"],
-                       help="AUs from all class probabilities (soft) or from the top class only (argmax)")
+                       help="prototype AUs from all class probabilities (soft) or from the top class only (argmax)")
+    model.add_argument("--au-source", default="measured", choices=AU_SOURCES,
+                       help="AUs shown (panel, report, valence/arousal): measured from the face mesh, or the "
+                            "emotion's prototype; the CSV logs both")
+    model.add_argument("--va-source", default="prototype", choices=AU_SOURCES,
+                       help="valence/arousal shown and reported: from the prototype AUs (closer to the "
+                            "circumplex on FER2013 and wild-dev, see bench/README.md) or the measured ones")
     out = p.add_argument_group("output")
     out.add_argument("--record", help="write the annotated video here (.mp4 or .avi)")
     out.add_argument("--csv", help="log one row per face per frame here")
@@ -75,7 +83,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     view.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                       help="flip the image horizontally (default: on for webcams)")
     view.add_argument("--probs", action="store_true", help="start with probability bars shown")
-    view.add_argument("--aus", action="store_true", help="start with the action-unit list shown")
+    view.add_argument("--aus", action="store_true", help="start with the action-unit panel shown")
+    view.add_argument("--landmarks", action="store_true", help="start with the face mesh drawn")
     view.add_argument("--no-va", action="store_true", help="start with the valence-arousal plot hidden")
     return p
 
@@ -87,14 +96,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = AppConfig(
         source=args.source, width=args.width, height=args.height, fps=args.fps, weights=args.weights,
-        device=args.device, precision=args.precision, detector=args.detector, min_detection=args.min_detection,
-        smoothing=args.smoothing, affect_mode=args.affect_mode, record=args.record, csv=args.csv, report=args.report,
+        device=args.device, precision=args.precision, detector=args.detector, landmarker=args.landmarker,
+        min_detection=args.min_detection,
+        smoothing=args.smoothing, affect_mode=args.affect_mode, au_source=args.au_source,
+        va_source=args.va_source, record=args.record, csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
-        overlays=Overlays(probs=args.probs, aus=args.aus, va=not args.no_va),
+        overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va),
     )
     try:
         summary = run(cfg)
-    except (CaptureError, CheckpointError, DetectorError, RecordError, ReportError, MappingError, ValueError) as e:
+    except (CaptureError, CheckpointError, DetectorError, LandmarkerError, RecordError, ReportError, MappingError,
+            ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,11 +1,12 @@
-"""Whole-pipeline speed, headless, on a 640x480 video with one face.
+"""Whole-pipeline speed, headless, on a 640x480 video with one face (or --faces N).
 
-    python -m bench.pipeline [--frames 300] [--video PATH] [--precision P] [--classifier-threads N]
+    python -m bench.pipeline [--frames 300] [--faces N] [--video PATH] [--precision P] [--classifier-threads N]
 
-Runs the app's own loop (realtime.app.run: decode, detect, crop, classify, track+map, draw,
-encode to an .mp4 and the CSV log) and, in the same process, a naive loop that does what a
-first attempt would: decode, detect, then per face crop + classify one at a time with the
-unfused model and PyTorch's default threads, draw, encode. Prints per-stage median
+Runs the app's own loop (realtime.app.run: decode, detect, track, landmarks, crop, classify,
+smooth + AUs + map, draw, encode to an .mp4 and the CSV log) and, in the same process, a naive
+loop that does what a first attempt would: decode, detect, then per face crop + classify one at
+a time with the unfused model and PyTorch's default threads, draw, encode (no landmarks, so its
+figure is the old pipeline's floor, not a like-for-like rival). Prints per-stage median
 milliseconds and overall FPS for both.
 """
 
@@ -26,23 +27,31 @@ import torch  # noqa: E402
 
 from mappings import affect  # noqa: E402
 from models.checkpoint import DEFAULT_WEIGHTS, load_model  # noqa: E402
-from realtime.app import AppConfig, run  # noqa: E402
+from realtime.app import STAGES, AppConfig, run  # noqa: E402
 from realtime.crop import crop_face  # noqa: E402
 from realtime.detect import FaceDetector  # noqa: E402
 
 
-def make_video(path: Path, frames: int) -> None:
-    """The astronaut's face swaying across a 640x480 frame (one face in every frame)."""
+def make_video(path: Path, frames: int, faces: int = 1) -> None:
+    """The astronaut's face swaying across a 640x480 frame (one face in every frame); with faces > 1,
+    that many copies of it, each in its own cell of a 2x2 grid, swaying inside it."""
     from skimage import data as skdata
 
     face = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 100:330]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
     for i in range(frames):
         frame = np.full((480, 640, 3), 90, np.uint8)
-        s = 0.85 + 0.15 * np.sin(i / 8)
-        f = cv2.resize(face, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-        x = 60 + int(120 * (1 - np.cos(i / 12)))
-        frame[50:50 + f.shape[0], x:x + f.shape[1]] = f
+        if faces == 1:
+            s = 0.85 + 0.15 * np.sin(i / 8)
+            f = cv2.resize(face, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+            x = 60 + int(120 * (1 - np.cos(i / 12)))
+            frame[50:50 + f.shape[0], x:x + f.shape[1]] = f
+        else:
+            f = cv2.resize(face, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+            for k in range(faces):
+                x = (k % 2) * 320 + 20 + int(60 * (1 - np.cos(i / 12 + k)))
+                y = (k // 2) * 240 + 10
+                frame[y:y + f.shape[0], x:x + f.shape[1]] = f
         writer.write(frame)
     writer.release()
 
@@ -102,6 +111,7 @@ def naive_loop(video: Path, out: Path, weights: str) -> tuple[dict[str, float], 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--faces", type=int, default=1, choices=[1, 2, 3, 4], help="faces in the generated video")
     p.add_argument("--video", type=Path, help="use this video instead of the generated 640x480 one")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--precision", default="auto", help="the app's classifier precision (auto, fp32, bf16, int8)")
@@ -112,7 +122,7 @@ def main() -> None:
         tmp = Path(tmp)
         video = args.video or tmp / "bench.mp4"
         if not args.video:
-            make_video(video, args.frames)
+            make_video(video, args.frames, args.faces)
         # Warm the file cache and the lazy imports so that neither loop pays for them.
         naive_loop(video, tmp / "warm.mp4", args.weights)
         naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
@@ -120,11 +130,12 @@ def main() -> None:
                                 csv=str(tmp / "app.csv"), precision=args.precision,
                                 classifier_threads=args.classifier_threads))
     app_fps = summary.fps
-    print(f"\nvideo: {video if args.video else '640x480 generated, one face'}, {summary.frames} frames, "
+    what = f"640x480 generated, {args.faces} face{'s' if args.faces > 1 else ''}"
+    print(f"\nvideo: {video if args.video else what}, {summary.frames} frames, "
           f"torch {torch.__version__}, {os.cpu_count()} CPU cores; app classifier {summary.classifier}")
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")
-    for stage in ("decode", "detect", "crop", "classify", "track", "draw", "encode"):
-        name = "track+map" if stage == "track" else stage
+    for stage in STAGES:
+        name = "smooth+AUs+map" if stage == "track" else stage
         print(f"{name:<20}{summary.stage_ms.get(stage, 0):>10.2f}{naive_ms.get(stage, 0):>10.2f}")
     print(f"{'overall FPS':<20}{app_fps:>10.1f}{naive_fps:>10.1f}")
     print(f"pipeline / naive: {app_fps / naive_fps:.2f}x ({summary.rows} face rows logged; naive {naive_n} frames)")

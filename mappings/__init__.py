@@ -4,6 +4,9 @@
     a = affect({"happy": 0.7, "surprise": 0.2, "neutral": 0.1})
     a.aus["AU12"], a.valence, a.arousal
 
+    from mappings import measured_affect       # what the face does: from MediaPipe blendshapes
+    m = measured_affect({"mouthSmileLeft": 0.9, "mouthSmileRight": 0.9})
+
 The numbers live in emotion_to_au.json and au_to_va.json (see README.md). Importing this
 package is cheap: numpy and the JSON tables, no torch.
 """
@@ -24,8 +27,26 @@ from mappings.mapper import (
     read_prototypes,
     read_weights,
 )
+from mappings.measured import (
+    BLENDSHAPE_NAMES,
+    BLENDSHAPE_TO_AU_PATH,
+    MeasuredAffectMapper,
+    MeasuredAuTable,
+    default_measured,
+    load_measured,
+    measured_affect,
+    read_blendshape_map,
+)
 
 __all__ = [
+    "BLENDSHAPE_NAMES",
+    "BLENDSHAPE_TO_AU_PATH",
+    "MeasuredAffectMapper",
+    "MeasuredAuTable",
+    "default_measured",
+    "load_measured",
+    "measured_affect",
+    "read_blendshape_map",
     "AU_NAMES",
     "AU_ORDER",
     "AU_TO_VA_PATH",

@@ -1,5 +1,5 @@
-"""The frame loop: capture -> detect -> crop -> classify -> track -> smooth -> affect -> draw ->
-record / log / show, with the keys that switch overlays.
+"""The frame loop: capture -> detect -> track -> landmarks -> crop -> classify -> smooth -> AUs and
+affect -> draw -> record / log / show, with the keys that switch overlays.
 
 Every resource (camera, detector, recorder, CSV) is owned by an ExitStack, so quitting,
 Ctrl-C, the end of a file and a camera that drops out all finalise the recording and the log.
@@ -20,11 +20,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from mappings import AU_NAMES, affect
+from mappings import affect, default_measured, default_prototypes
 from models import EMOTIONS
+from realtime.action_units import MeasuredActionUnits
 from realtime.capture import FrameSource, open_source
 from realtime.classify import EmotionClassifier
-from realtime.crop import crop_faces
+from realtime.crop import alignment, crop_faces
 from realtime.csvlog import CsvLogger
 from realtime.detect import FaceDetector
 from realtime.draw import (
@@ -32,12 +33,14 @@ from realtime.draw import (
     BoxAnnotator,
     HelpAnnotator,
     HudAnnotator,
+    LandmarkAnnotator,
     Overlays,
     ProbabilityBarsAnnotator,
     ValenceArousalAnnotator,
     no_face_hint,
 )
 from realtime.faces import Face, FrameResult
+from realtime.landmarks import LANDMARKER_PATH, FaceLandmarker
 from realtime.record import VideoRecorder
 from realtime.smooth import ProbabilitySmoother
 from realtime.track import FaceTracker
@@ -45,7 +48,8 @@ from realtime.track import FaceTracker
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
 MAX_WINDOW = (1280, 720)  # an HD webcam frame opens 1:1; bigger frames open shrunk to fit
-STAGES = ("decode", "detect", "crop", "classify", "track", "draw", "encode")
+STAGES = ("decode", "detect", "landmarks", "crop", "classify", "track", "draw", "encode")
+AU_SOURCES = ("measured", "prototype")
 
 
 @dataclass
@@ -60,8 +64,11 @@ class AppConfig:
     classifier_threads: int = 1  # see realtime/classify.py before raising it
     detector: str = "short"
     min_detection: float = 0.6
+    landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
     smoothing: float = 0.7
     affect_mode: str = "soft"
+    au_source: str = "measured"  # the AUs the panel, the report and the still summary show; the CSV logs both
+    va_source: str = "prototype"  # the valence/arousal shown and reported (bench/measured_aus.py chose it)
     record: str | None = None
     csv: str | None = None
     report: str | None = None
@@ -119,10 +126,16 @@ class App:
         self.mirror = cfg.mirror if cfg.mirror is not None else source.live
         self.detector = stack.enter_context(
             FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills, tiled=source.stills))
+        self.landmarker = stack.enter_context(FaceLandmarker(cfg.landmarker or LANDMARKER_PATH,
+                                                             video=not source.stills))
         self.tracker = FaceTracker()
         self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
+        self.measured = default_measured()
+        self.action_units = MeasuredActionUnits(self.measured.table, per_person=not source.stills)
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
-        self.au_list, self.va_plot = ActionUnitAnnotator(AU_NAMES), ValenceArousalAnnotator()
+        self.au_list = ActionUnitAnnotator(default_prototypes().au_names | self.measured.table.au_names,
+                                           self.measured.table.weak)
+        self.va_plot, self.mesh = ValenceArousalAnnotator(), LandmarkAnnotator()
         backend = f"{classifier.device.type} {classifier.precision}"
         self.hud, self.help = HudAnnotator(backend), HelpAnnotator()
         self.recorder: VideoRecorder | None = None
@@ -155,34 +168,55 @@ class App:
         t0 = t()
         if self.mirror:
             image = cv2.flip(image, 1)
-        detections = self.detector.detect(image, None if self.source.stills else int(timestamp_s * 1000))
+        timestamp_ms = None if self.source.stills else int(timestamp_s * 1000)
+        detections = self.detector.detect(image, timestamp_ms)
+        faces = [Face(d) for d in detections]
         if self.source.stills:
-            detections.sort(key=lambda d: d.box[0])  # numbered left to right below
-        t1 = t()
-        crops = crop_faces(image, detections)
-        t2 = t()
-        probs = self.classifier.predict(crops)
-        t3 = t()
-        faces = [Face(d, crops[i], probs[i]) for i, d in enumerate(detections)]
-        if self.source.stills:
+            faces.sort(key=lambda f: f.box[0])
             for i, f in enumerate(faces):
-                f.track_id = i + 1  # every image stands alone
+                f.track_id = i + 1  # every image stands alone, its faces numbered left to right
             retired = []
         else:
             retired = self.tracker.update(faces)
+        t1 = t()
+        self.landmarker.retire(retired)
+        self.landmarker.measure(image, faces, timestamp_ms)
+        t2 = t()
+        crops = crop_faces(image, [alignment(f) for f in faces])
+        for f, c in zip(faces, crops, strict=True):
+            f.crop = c
+        t3 = t()
+        probs = self.classifier.predict(crops)
+        for f, p in zip(faces, probs, strict=True):
+            f.raw_probs = p
+        t4 = t()
         self.smoother.update(faces, retired, timestamp_s)
+        self.action_units.update(faces, retired, timestamp_s)
         for f in faces:
-            a = affect(f.probs, mode=self.cfg.affect_mode)
-            f.aus, f.valence, f.arousal = a.aus, a.valence, a.arousal
+            self.apply_affect(f)
         if self.source.stills:
             self.va_plot.reset()
         self.va_plot.update(faces, retired)
-        t4 = t()
-        self.timer.add("detect", t1 - t0)
-        self.timer.add("crop", t2 - t1)
-        self.timer.add("classify", t3 - t2)
-        self.timer.add("track", t4 - t3)
+        t5 = t()
+        for stage, seconds in (("detect", t1 - t0), ("landmarks", t2 - t1), ("crop", t3 - t2),
+                               ("classify", t4 - t3), ("track", t5 - t4)):
+            self.timer.add(stage, seconds)
         return FrameResult(index, timestamp_s, source, image, faces)
+
+    def apply_affect(self, face: Face) -> None:
+        """Both kinds of AUs and of valence/arousal on the face; the chosen kinds are shown, where the
+        mesh was found for the measured ones (else the prototype's)."""
+        proto = affect(face.probs, mode=self.cfg.affect_mode)
+        face.prototype_aus, face.prototype_va = proto.aus, (proto.valence, proto.arousal)
+        face.measured_va = None
+        if face.measured_aus is not None:
+            valence, arousal = self.measured.valence_arousal(np.array([list(face.measured_aus.values())]))
+            face.measured_va = (float(valence[0]), float(arousal[0]))
+        measured = face.measured_aus is not None
+        face.au_source = "measured" if self.cfg.au_source == "measured" and measured else "prototype"
+        face.aus = face.measured_aus if face.au_source == "measured" else proto.aus
+        face.va_source = "measured" if self.cfg.va_source == "measured" and measured else "prototype"
+        face.valence, face.arousal = face.measured_va if face.va_source == "measured" else face.prototype_va
 
     def render(self, result: FrameResult) -> np.ndarray:
         t0 = time.perf_counter()
@@ -190,6 +224,8 @@ class App:
         ov = self.overlays
         if not result.faces:
             no_face_hint(canvas)
+        if ov.landmarks:
+            self.mesh.annotate(canvas, result.faces)
         if ov.boxes:
             self.boxes.annotate(canvas, result.faces)
         if ov.probs:
@@ -222,12 +258,14 @@ class App:
         """Apply a key press; False means quit."""
         if key in (ord("q"), 27):
             return False
-        toggles = {ord("v"): "va", ord("p"): "probs", ord("a"): "aus", ord("b"): "boxes", ord("h"): "help"}
+        toggles = {ord("v"): "va", ord("p"): "probs", ord("a"): "aus", ord("b"): "boxes", ord("l"): "landmarks",
+                   ord("h"): "help"}
         if key in toggles:
             name = toggles[key]
             setattr(self.overlays, name, not getattr(self.overlays, name))
         elif key == ord("m"):
             self.mirror = not self.mirror
+            self.landmarker.retire([t.track_id for t in self.tracker.tracks])
             self.tracker = FaceTracker()  # boxes jump across the frame: start tracks afresh
             self.va_plot.reset()
         elif key == ord(" "):
@@ -319,11 +357,13 @@ def print_still_summary(result: FrameResult) -> None:
         print(f"{result.source}: no face found")
     for f in result.faces:
         label = EMOTIONS[int(np.argmax(f.probs))]
-        aus = ", ".join(f"{k} {AU_NAMES[k]} ({v:.2f})" for k, v in sorted(f.aus.items(), key=lambda kv: -kv[1])
+        names = default_prototypes().au_names | default_measured().table.au_names
+        aus = ", ".join(f"{k} {names[k]} ({v:.2f})" for k, v in sorted(f.aus.items(), key=lambda kv: -kv[1])
                         if v >= 0.05) or "none"
+        kind = f.au_source + ("" if f.au_source == "measured" or f.measured_aus is not None else ", no mesh found")
         print(f"image: {result.source}  face #{f.track_id} at {f.box}\n"
               f"  emotion: {label} ({100 * float(f.probs.max()):.1f}%)\n"
-              f"  action units: {aus}\n"
+              f"  action units: {aus}  [{kind}]\n"
               f"  valence: {f.valence:+.2f}  arousal: {f.arousal:+.2f}")
 
 

@@ -21,7 +21,7 @@ import math
 import cv2
 import numpy as np
 
-from realtime.faces import Detection
+from realtime.faces import Detection, Face
 
 SIZE = 48
 # Chosen by bench/crop_framing.py with the shipped model: three models agree that this framing
@@ -32,6 +32,9 @@ OFFSET = 0.0
 # on FER2013 PublicTest faces (bench.crop_framing prints it).
 BOX_PER_KEYPOINT_SPAN = 2.18
 RIGHT_EYE, LEFT_EYE, MOUTH = 0, 1, 3
+# Where the eyes and mouth come from: "mesh" (the landmarker's irises and lips, where it found the
+# face) or "detector" (BlazeFace's keypoints). Chosen by bench/crop_framing.py --alignment.
+ALIGN_FROM = "detector"
 
 
 def crop_matrix(detection: Detection, size: int = SIZE, margin: float = MARGIN,
@@ -58,6 +61,14 @@ def crop_matrix(detection: Detection, size: int = SIZE, margin: float = MARGIN,
     a = np.array([[k * cos, -k * sin], [k * sin, k * cos]])
     t = np.array([cx - 0.5, cy - 0.5]) - a @ np.full(2, (size - 1) / 2)
     return np.hstack([a, t[:, None]])
+
+
+def alignment(face: Face, align_from: str | None = None) -> Detection:
+    """The detection whose keypoints frame the face's crop: the mesh's where ALIGN_FROM says so and
+    the landmarker found the face, else the detector's own."""
+    if (align_from or ALIGN_FROM) == "mesh" and face.mesh is not None:
+        return Detection(face.detection.box, face.detection.score, face.mesh.keypoints())
+    return face.detection
 
 
 def crop_face(frame_bgr_or_gray: np.ndarray, detection: Detection, size: int = SIZE,

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
-from mappings import AU_ORDER
+from mappings import default_measured, default_prototypes
 from models import EMOTIONS
 from realtime.faces import FrameResult
 
-COLUMNS = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
-           + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
-           + ["valence", "arousal"] + list(AU_ORDER))
+
+@functools.cache
+def _columns() -> dict[str, list[str]]:
+    prototype = [f"prototype_{au}" for au in default_prototypes().au_order]
+    measured = [f"measured_{au}" for au in default_measured().au_order]
+    # valence and arousal are the kind named in va_source, both kinds follow; au_source names the AU
+    # kind shown. au_measured (1/0) says whether the mesh was found, as OpenFace's `success` does; the
+    # measured columns are empty where it was not.
+    columns = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
+               + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
+               + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
+                  "measured_arousal", "au_source", "au_measured"] + prototype + measured)
+    return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
+
+
+def __getattr__(name: str):
+    # Built on first use from the mapping tables, not at import: a malformed table then fails where the
+    # app catches it (one line, exit 2) instead of at `import realtime.csvlog`.
+    if name in ("COLUMNS", "PROTOTYPE_AU_COLUMNS", "MEASURED_AU_COLUMNS"):
+        return _columns()[name]
+    raise AttributeError(f"module 'realtime.csvlog' has no attribute {name!r}")
 
 
 class CsvLogger:
@@ -20,19 +39,26 @@ class CsvLogger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(self.path, "w", newline="")
         self.writer = csv.writer(self.file)
-        self.writer.writerow(COLUMNS)
+        self.writer.writerow(_columns()["COLUMNS"])
         self.rows = 0
+        self.prototype_order = default_prototypes().au_order
+        self.measured_order = default_measured().au_order
 
     def write(self, result: FrameResult) -> None:
         for face in result.faces:
             label = int(face.probs.argmax())
             x, y, w, h = face.box
+            measured = (["" for _ in self.measured_order] if face.measured_aus is None
+                        else [f"{face.measured_aus[au]:.4f}" for au in self.measured_order])
+            measured_va = ["", ""] if face.measured_va is None else [f"{v:.4f}" for v in face.measured_va]
             self.writer.writerow(
                 [result.index, f"{result.timestamp_s:.4f}", result.source, face.track_id, x, y, w, h,
                  EMOTIONS[label], f"{face.probs[label]:.4f}"]
                 + [f"{p:.4f}" for p in face.probs] + [f"{p:.4f}" for p in face.raw_probs]
-                + [f"{face.valence:.4f}", f"{face.arousal:.4f}"]
-                + [f"{face.aus.get(au, 0.0):.4f}" for au in AU_ORDER])
+                + [f"{face.valence:.4f}", f"{face.arousal:.4f}", face.va_source]
+                + [f"{v:.4f}" for v in face.prototype_va] + measured_va
+                + [face.au_source, int(face.measured_aus is not None)]
+                + [f"{face.prototype_aus.get(au, 0.0):.4f}" for au in self.prototype_order] + measured)
             self.rows += 1
         # Flushed every frame so that a crash or power cut loses nothing already seen.
         self.file.flush()

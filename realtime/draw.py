@@ -26,6 +26,7 @@ KEYS = (
     ("v", "valence-arousal plot"),
     ("p", "probability bars"),
     ("a", "action units"),
+    ("l", "face mesh landmarks"),
     ("b", "boxes and labels"),
     ("m", "mirror the image"),
     ("space", "pause / resume"),
@@ -41,6 +42,7 @@ class Overlays:
     boxes: bool = True
     probs: bool = False
     aus: bool = False
+    landmarks: bool = False
     va: bool = True
     hud: bool = True
     help: bool = False
@@ -108,23 +110,60 @@ class ProbabilityBarsAnnotator:
 
 
 class ActionUnitAnnotator:
-    """The strongest action units under each face, e.g. 'AU12 Lip corner puller 0.81'."""
+    """The strongest action units under each face as bars, e.g. 'AU12 Lip corner puller [=====  ] 0.81',
+    under a title saying which kind they are: measured from the mesh, or the emotion's prototype.
+    AUs this blendshape model barely moves (`weak`) are drawn grey and marked '~'."""
 
-    def __init__(self, au_names: dict[str, str], top: int = 5, min_intensity: float = 0.05):
-        self.au_names, self.top, self.min_intensity = au_names, top, min_intensity
+    def __init__(self, au_names: dict[str, str], weak: frozenset[str] = frozenset(), top: int = 6,
+                 min_intensity: float = 0.05):
+        self.au_names, self.weak, self.top, self.min_intensity = au_names, weak, top, min_intensity
 
     def annotate(self, canvas: np.ndarray, faces: list[Face]) -> None:
         s = text_scale(canvas)
-        row = int(18 * s)
+        row, fs = int(18 * s), 0.42 * s
+        bar_w = int(80 * s)
         for face in faces:
             x, y, w, h = face.box
             active = sorted(((v, k) for k, v in face.aus.items() if v >= self.min_intensity), reverse=True)[:self.top]
-            lines = [f"{k} {self.au_names.get(k, '')} {v:.2f}" for v, k in active] or ["no action units"]
-            py = y + h + int(26 * s)
-            width = max(cv2.getTextSize(t, FONT, 0.45 * s, 1)[0][0] for t in lines)
-            shade(canvas, x - 4, py - row + 2, x + width + 6, py + row * (len(lines) - 1) + 6)
-            for i, t in enumerate(lines):
-                put_text(canvas, t, (x, py + i * row), 0.45 * s)
+            names = [f"{'~' if face.au_source == 'measured' and k in self.weak else ''}{k} {self.au_names.get(k, '')}"
+                     for _, k in active]
+            title = f"AUs {face.au_source}" + ("" if active else ": none active")
+            name_w = max(cv2.getTextSize(t, FONT, fs, 1)[0][0] for t in [*names, ""]) + int(8 * s)
+            value_w = cv2.getTextSize("0.00", FONT, fs, 1)[0][0] + int(6 * s)
+            width = max(name_w + bar_w + value_w, cv2.getTextSize(title, FONT, fs, 1)[0][0])
+            height = row * (len(active) + 1)
+            px = int(np.clip(x, 4, max(4, canvas.shape[1] - width - 6)))
+            py = y + h + int(12 * s) if y + h + int(12 * s) + height < canvas.shape[0] else max(0, y - height - row)
+            shade(canvas, px - 4, py, px + width + 4, py + height + 6)
+            put_text(canvas, title, (px, py + row - 4), fs, (120, 220, 255))
+            for i, ((v, k), name) in enumerate(zip(active, names, strict=True)):
+                top = py + (i + 1) * row
+                color = (150, 150, 150) if face.au_source == "measured" and k in self.weak else (90, 200, 90)
+                put_text(canvas, name, (px, top + row - 5), fs, WHITE if color[0] < 150 else color)
+                bx = px + name_w
+                cv2.rectangle(canvas, (bx, top + 4), (bx + bar_w, top + row - 3), (80, 80, 80), 1)
+                cv2.rectangle(canvas, (bx, top + 4), (bx + int(bar_w * min(v, 1.0)), top + row - 3), color, -1)
+                put_text(canvas, f"{v:.2f}", (bx + bar_w + int(4 * s), top + row - 5), fs)
+
+
+class LandmarkAnnotator:
+    """The landmarker's 478 mesh points on each face where it found one."""
+
+    COLOR = np.array((255, 220, 120), np.uint8)
+
+    def annotate(self, canvas: np.ndarray, faces: list[Face]) -> None:
+        h, w = canvas.shape[:2]
+        dot = 2 if h >= 720 else 1
+        for face in faces:
+            if face.mesh is None:
+                continue
+            # Plain pixel writes: 478 cv2.circle calls would cost several ms a face.
+            p = np.floor(face.mesh.landmarks).astype(int)
+            for dy in range(dot):
+                for dx in range(dot):
+                    xs, ys = p[:, 0] + dx, p[:, 1] + dy
+                    keep = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+                    canvas[ys[keep], xs[keep]] = self.COLOR
 
 
 class ValenceArousalAnnotator:

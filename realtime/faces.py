@@ -20,13 +20,39 @@ class Detection:
 
 
 @dataclass
+class FaceMesh:
+    """MediaPipe's face mesh and blendshapes for one face, in frame pixels."""
+
+    # Indices into MediaPipe's 478-point mesh (canonical face model, irises 468-477); "right" is the
+    # subject's right, as in Detection.keypoints.
+    RIGHT_IRIS, LEFT_IRIS, NOSE_TIP, RIGHT_TRAGION, LEFT_TRAGION = 468, 473, 1, 234, 454
+    MOUTH = (13, 14, 61, 291)  # inner upper and lower lip, the two lip corners
+
+    landmarks: np.ndarray  # float32 [478, 2] (x, y) continuous pixels
+    blendshapes: np.ndarray  # float32 [52] scores in [0, 1], in mappings.BLENDSHAPE_NAMES order
+
+    def keypoints(self) -> np.ndarray:
+        """The six points of Detection.keypoints (eyes, nose tip, mouth centre, tragions), from the mesh."""
+        p = self.landmarks
+        return np.stack([p[self.RIGHT_IRIS], p[self.LEFT_IRIS], p[self.NOSE_TIP], p[list(self.MOUTH)].mean(axis=0),
+                         p[self.RIGHT_TRAGION], p[self.LEFT_TRAGION]]).astype(np.float32)
+
+
+@dataclass
 class Face:
     detection: Detection
+    mesh: FaceMesh | None = None  # None where the landmarker did not find this face
     crop: np.ndarray | None = None  # uint8 [48, 48], upright, as the classifier sees it
     raw_probs: np.ndarray | None = None  # [7] this frame's probabilities, in models.EMOTIONS order
     track_id: int = -1
     probs: np.ndarray | None = None  # [7] smoothed over the track's recent frames
-    aus: dict[str, float] = field(default_factory=dict)  # AU name -> intensity in [0, 1]
+    prototype_aus: dict[str, float] = field(default_factory=dict)  # AU -> intensity the emotion implies
+    measured_aus: dict[str, float] | None = None  # AU -> intensity the mesh shows; None: not measured
+    au_source: str = "prototype"  # which of the two `aus` shows
+    aus: dict[str, float] = field(default_factory=dict)  # AU name -> intensity in [0, 1], as shown
+    prototype_va: tuple[float, float] = (0.0, 0.0)  # (valence, arousal) from the prototype AUs
+    measured_va: tuple[float, float] | None = None  # from the measured AUs; None: not measured
+    va_source: str = "prototype"  # which of the two `valence` and `arousal` show
     valence: float = 0.0
     arousal: float = 0.0
 

@@ -71,7 +71,8 @@ PROB_COLUMNS = [f"p_{e}" for e in EMOTIONS]
 RAW_PROB_COLUMNS = [f"raw_p_{e}" for e in EMOTIONS]
 REQUIRED_COLUMNS = ["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence",
                     *PROB_COLUMNS, *RAW_PROB_COLUMNS, "valence", "arousal"]
-AU_COLUMN = re.compile(r"AU\d+")
+# Logs name their AU columns prototype_AU12 / measured_AU12 (older logs: AU12, prototype AUs).
+AU_COLUMN = re.compile(r"(prototype_|measured_)?AU\d+")
 INTEGER_COLUMNS = {"frame", "face_id"}
 NUMERIC_RANGES = {  # every numeric column but the AUs, with the range it must lie in
     "frame": (0, math.inf), "timestamp_s": (0, math.inf), "face_id": (-math.inf, math.inf),
@@ -115,8 +116,9 @@ class SessionLog:
     raw_probs: np.ndarray  # float64 [N, 7]
     valence: np.ndarray  # float64 [N]
     arousal: np.ndarray  # float64 [N]
-    au_names: list[str]
-    aus: np.ndarray  # float64 [N, len(au_names)]
+    au_names: list[str]  # the AUs of the kind the run showed (au_kind)
+    aus: np.ndarray  # float64 [N, len(au_names)]; NaN where a measured AU was not measured
+    au_kind: str = "prototype"  # "measured" if the run showed measured AUs
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -170,9 +172,12 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         i = unknown[0]
         raise ReportError(f"{path}: line {line_numbers[i]}, column 'label': unknown emotion '{labels[i]}' "
                           f"(expected one of {', '.join(EMOTIONS)})")
-    au_names = [h for h in header if AU_COLUMN.fullmatch(h)]
-    ranges = NUMERIC_RANGES | dict.fromkeys(au_names, (0, 1))
-    values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi)
+    au_columns = [h for h in header if AU_COLUMN.fullmatch(h)]
+    measured_columns = [h for h in au_columns if h.startswith("measured_")]
+    au_kind = "measured" if measured_columns and "measured" in cells.get("au_source", ()) else "prototype"
+    shown = measured_columns if au_kind == "measured" else [h for h in au_columns if h not in measured_columns]
+    ranges = NUMERIC_RANGES | dict.fromkeys(au_columns, (0, 1))
+    values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi, blank_is_nan=name in measured_columns)
               for name, (lo, hi) in tqdm(ranges.items(), desc="parsing log", unit=" columns", leave=False,
                                          disable=None if progress else True)}
     order = np.lexsort((values["face_id"], values["frame"]))
@@ -193,8 +198,9 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         raw_probs=stacked(RAW_PROB_COLUMNS),
         valence=values["valence"][order],
         arousal=values["arousal"][order],
-        au_names=au_names,
-        aus=stacked(au_names),
+        au_names=[h.rsplit("_", 1)[-1] for h in shown],
+        aus=stacked(shown),
+        au_kind=au_kind,
     )
 
 
@@ -212,9 +218,12 @@ def _check_header(path: Path, header: list[str]) -> None:
 
 
 def _parse_column(path: Path, name: str, cells: tuple[str, ...], line_numbers: list[int], lo: float,
-                  hi: float) -> np.ndarray:
+                  hi: float, blank_is_nan: bool = False) -> np.ndarray:
+    """One numeric column, checked; blank_is_nan: an empty cell (a measured AU that was not measured) is NaN."""
     integer = name in INTEGER_COLUMNS
     kind, convert = ("an integer", int) if integer else ("a number", float)
+    if blank_is_nan:
+        cells = tuple(c if c else "nan" for c in cells)
     try:
         values = np.fromiter(map(convert, cells), np.int64 if integer else np.float64, len(cells))
     except ValueError:
@@ -225,7 +234,7 @@ def _parse_column(path: Path, name: str, cells: tuple[str, ...], line_numbers: l
             except ValueError:
                 raise ReportError(f"{path}: line {line}, column '{name}': {cell!r} is not {kind}") from None
         raise
-    non_finite = np.flatnonzero(~np.isfinite(values))
+    non_finite = np.flatnonzero(~np.isfinite(values) & ~(blank_is_nan & np.isnan(values)))
     if non_finite.size:
         i = non_finite[0]
         raise ReportError(f"{path}: line {line_numbers[i]}, column '{name}': {cells[i]!r} is not a finite number")
@@ -242,6 +251,8 @@ def summarize(log: SessionLog) -> dict:
     {"csv": "frames.csv", "source": the camera index or video path (image folders: their common folder;
      a list if the log mixes several), "kind": "stream" | "images", "frames": distinct frames logged,
      "rows": face rows, "duration_s": last - first timestamp, "emotions": class order, "aus": AU names,
+     "au_source": "measured" or "prototype" (the kind of AU the run showed, which "aus" and the AU means use;
+     a measured AU mean counts only the rows where the face was measured, null if none),
      "faces": {"<id>": {"frames", "first_s", "last_s", "duration_s", "emotion_share": {emotion: fraction
                of the face's rows with that label}, "dominant_emotion", "mean_probs": {emotion: mean
                smoothed probability}, "valence": {"mean", "std", "min", "max"}, "arousal": {...},
@@ -271,6 +282,7 @@ def summarize(log: SessionLog) -> dict:
         "duration_s": _round(log.timestamp_s.max() - log.timestamp_s.min()),
         "emotions": list(EMOTIONS),
         "aus": log.au_names,
+        "au_source": log.au_kind,
     }
     if images:
         summary["faces"] = {"all": {"detections": len(log), **_face_stats(log, np.ones(len(log), bool), timing=False)}}
@@ -284,7 +296,7 @@ def summarize(log: SessionLog) -> dict:
                 "probs": dict(zip(EMOTIONS, map(_round, log.probs[i]), strict=True)),
                 "valence": _round(log.valence[i]),
                 "arousal": _round(log.arousal[i]),
-                "aus": dict(zip(log.au_names, map(_round, log.aus[i]), strict=True)),
+                "aus": dict(zip(log.au_names, map(_round_or_none, log.aus[i]), strict=True)),
             })
         summary["plotted_faces"] = ["all"]
     else:
@@ -309,7 +321,7 @@ def _face_stats(log: SessionLog, mask: np.ndarray, timing: bool = True) -> dict:
         mean_probs=dict(zip(EMOTIONS, map(_round, mean_probs), strict=True)),
         valence=_spread(log.valence[mask]),
         arousal=_spread(log.arousal[mask]),
-        aus_mean=dict(zip(log.au_names, map(_round, log.aus[mask].mean(axis=0)), strict=True)),
+        aus_mean=dict(zip(log.au_names, map(_round_or_none, _nan_mean(log.aus[mask])), strict=True)),
     )
     return stats
 
@@ -321,6 +333,18 @@ def _spread(values: np.ndarray) -> dict:
 
 def _round(x) -> float:
     return round(float(x), 4) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _round_or_none(x) -> float | None:
+    """None for NaN: an AU that was never measured has no value, and JSON has no NaN."""
+    return None if np.isnan(x) else _round(x)
+
+
+def _nan_mean(values: np.ndarray) -> np.ndarray:
+    """Column means over the rows where the value exists (NaN for a column with none)."""
+    seen = ~np.isnan(values)
+    return np.divide(np.where(seen, values, 0).sum(axis=0), seen.sum(axis=0),
+                     out=np.full(values.shape[1], np.nan), where=seen.sum(axis=0) > 0)
 
 
 def _faces_to_plot(log: SessionLog) -> list[int]:
