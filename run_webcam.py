@@ -61,6 +61,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     model.add_argument("--detector", default="short",
                        help="'short' (faces within ~2 m), 'full' (up to ~5 m) or a .tflite path")
     model.add_argument("--landmarker", help="face landmarker .task bundle (default assets/face_landmarker.task)")
+    model.add_argument("--no-landmarks", action="store_true",
+                       help="skip the face mesh (no measured AUs; the pipeline runs about twice as fast)")
     model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
     model.add_argument("--smoothing", type=float, default=0.7,
                        help="per-face probability smoothing in [0, 1): the weight the previous estimate "
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = AppConfig(
         source=args.source, width=args.width, height=args.height, fps=args.fps, weights=args.weights,
         device=args.device, precision=args.precision, detector=args.detector, landmarker=args.landmarker,
+        landmarks=not args.no_landmarks,
         min_detection=args.min_detection,
         smoothing=args.smoothing, affect_mode=args.affect_mode, au_source=args.au_source,
         va_source=args.va_source, record=args.record, csv=args.csv, report=args.report,

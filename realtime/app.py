@@ -65,6 +65,7 @@ class AppConfig:
     detector: str = "short"
     min_detection: float = 0.6
     landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
+    landmarks: bool = True  # False: no face mesh, so no measured AUs, for speed
     smoothing: float = 0.7
     affect_mode: str = "soft"
     au_source: str = "measured"  # the AUs the panel, the report and the still summary show; the CSV logs both
@@ -126,8 +127,9 @@ class App:
         self.mirror = cfg.mirror if cfg.mirror is not None else source.live
         self.detector = stack.enter_context(
             FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills, tiled=source.stills))
-        self.landmarker = stack.enter_context(FaceLandmarker(cfg.landmarker or LANDMARKER_PATH,
-                                                             video=not source.stills))
+        self.landmarker = (stack.enter_context(FaceLandmarker(cfg.landmarker or LANDMARKER_PATH,
+                                                              video=not source.stills))
+                           if cfg.landmarks else None)
         self.tracker = FaceTracker()
         self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
         self.measured = default_measured()
@@ -179,8 +181,9 @@ class App:
         else:
             retired = self.tracker.update(faces)
         t1 = t()
-        self.landmarker.retire(retired)
-        self.landmarker.measure(image, faces, timestamp_ms)
+        if self.landmarker is not None:
+            self.landmarker.retire(retired)
+            self.landmarker.measure(image, faces, timestamp_ms)
         t2 = t()
         crops = crop_faces(image, [alignment(f) for f in faces])
         for f, c in zip(faces, crops, strict=True):
@@ -265,7 +268,8 @@ class App:
             setattr(self.overlays, name, not getattr(self.overlays, name))
         elif key == ord("m"):
             self.mirror = not self.mirror
-            self.landmarker.retire([t.track_id for t in self.tracker.tracks])
+            if self.landmarker is not None:
+                self.landmarker.retire([t.track_id for t in self.tracker.tracks])
             self.tracker = FaceTracker()  # boxes jump across the frame: start tracks afresh
             self.va_plot.reset()
         elif key == ord(" "):

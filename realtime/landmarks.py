@@ -26,8 +26,9 @@ from realtime.faces import Face, FaceMesh
 LANDMARKER_PATH = Path(__file__).resolve().parent.parent / "assets" / "face_landmarker.task"
 BUNDLE_MEMBERS = {"face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite"}
 # The square handed to the landmarker: CROP_SCALE box sides wide, resampled to CROP_PX. Its own
-# detector needs some context around the face (bench/landmarks.py sweeps the scale).
-CROP_SCALE = 1.6
+# detector needs context around the face: on 800 detected FER2013 PublicTest faces it found 91.0%,
+# 94.3%, 95.9% and 96.7% at 1.3, 1.6, 2.0 and 2.5 box sides; 2.0 keeps neighbours out of crowded frames.
+CROP_SCALE = 2.0
 CROP_PX = 256
 MIN_CONFIDENCE = 0.5
 

@@ -287,3 +287,16 @@ def test_a_real_clip_s_measured_smile_rises_where_the_man_smiles(tmp_path):
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary["au_source"] == "measured" and "AU45" in summary["aus"]
     assert summary["faces"]["1"]["aus_mean"]["AU12"] > 0.3
+
+
+@needs_weights
+def test_without_landmarks_every_face_keeps_its_emotion_and_says_it_was_not_measured(tmp_path):
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), astronaut_face_bgr())
+    proc = run_app("--source", image, "--no-display", "--csv", tmp_path / "log.csv", "--no-landmarks")
+    assert proc.returncode == 0, proc.stderr
+    assert "[prototype, no mesh found]" in proc.stdout
+    (row,) = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert row["label"] == "happy" and row["au_measured"] == "0" and row["au_source"] == "prototype"
+    assert all(row[c] == "" for c in MEASURED_AU_COLUMNS) and row["measured_valence"] == ""
+    assert float(row["prototype_AU12"]) > 0.5
