@@ -1,8 +1,13 @@
-"""The per-frame CSV log: one row per face per frame, flushed as it goes."""
+"""The per-frame CSV log: one row per face per frame, flushed as it goes.
+
+A write that fails (disk full, file deleted) raises LogError; the file is cut back to its last
+whole row, so that what was logged until then stays a valid CSV.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from mappings import AU_ORDER
@@ -12,16 +17,28 @@ from realtime.faces import FrameResult
 COLUMNS = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
            + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
            + ["valence", "arousal"] + list(AU_ORDER))
+# Last, so that the columns before it keep their places: unreadable frames (image folders: files)
+# skipped in the source so far, up to this row's frame.
+COLUMNS += ["skipped_frames"]
+
+
+class LogError(Exception):
+    """A log that cannot be written; the message is one line for the user."""
 
 
 class CsvLogger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.path, "w", newline="")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.path, "w", newline="")
+        except OSError as e:
+            raise LogError(f"{self.path}: cannot write ({e.strerror or e})") from None
         self.writer = csv.writer(self.file)
         self.writer.writerow(COLUMNS)
         self.rows = 0
+        self._whole = self.rows_whole = 0  # bytes on disk up to the last whole row, and the rows in them
+        self._flush()
 
     def write(self, result: FrameResult) -> None:
         for face in result.faces:
@@ -32,13 +49,40 @@ class CsvLogger:
                  EMOTIONS[label], f"{face.probs[label]:.4f}"]
                 + [f"{p:.4f}" for p in face.probs] + [f"{p:.4f}" for p in face.raw_probs]
                 + [f"{face.valence:.4f}", f"{face.arousal:.4f}"]
-                + [f"{face.aus.get(au, 0.0):.4f}" for au in AU_ORDER])
+                + [f"{face.aus.get(au, 0.0):.4f}" for au in AU_ORDER]
+                + [result.skipped_frames])
             self.rows += 1
         # Flushed every frame so that a crash or power cut loses nothing already seen.
-        self.file.flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        try:
+            self.file.flush()
+            st = os.fstat(self.file.fileno())
+        except OSError as e:
+            self._abandon()
+            kept = f"; the {self.rows_whole} rows written before are kept" if self.rows_whole else ""
+            raise LogError(f"{self.path}: cannot write ({e.strerror or e}){kept}") from None
+        # A file deleted (or its folder removed) while open takes every later row with it, silently.
+        if st.st_nlink == 0:
+            self._abandon()
+            raise LogError(f"{self.path}: deleted while the log was being written")
+        self._whole, self.rows_whole = st.st_size, self.rows
+
+    def _abandon(self) -> None:
+        """Close, then cut the file back to its last whole row."""
+        try:
+            self.file.close()
+        except OSError:
+            pass  # the close retried the failed flush; the file is closed all the same
+        try:
+            os.truncate(self.path, self._whole)
+        except OSError:
+            pass  # not a regular file (e.g. /dev/full), or gone: nothing to cut
 
     def close(self) -> None:
         if not self.file.closed:
+            self._flush()
             self.file.close()
 
     def __enter__(self) -> CsvLogger:
