@@ -108,24 +108,25 @@ class VideoFileSource(FrameSource):
     def __iter__(self) -> Iterator[CapturedFrame]:
         period = 1 / self.fps
         index, stream_t, t = -1, -period, -period  # of the last frame handed over
+        # Until a read fails, frames are numbered one after another: variable-rate files have uneven
+        # timestamps. From the first failure on, numbers follow the timestamps, since a decoder that lost
+        # its references can hand over a frame or two after the damage before jumping across the gap.
         damaged = False
         got, self._first = self._first, None
         while got is not None:
             image, frame_t, failed = got
             damaged |= failed > 0
             if frame_t < stream_t - period / 2:
-                # After damage the decoder can hand over a frame from before it, late: it belongs to the
-                # stretch already counted as skipped, and time must not run backwards.
+                # A frame from before the damage, handed over late: its number lies in the stretch already
+                # counted as skipped, and time must not run backwards.
                 damaged = True
             else:
-                # Numbers follow the stream: one on from the last frame, or across a gap as its timestamps say.
                 step = max(1, round((frame_t - stream_t) * self.fps)) if damaged else 1
                 self.skipped_frames += step - 1
                 index += step
                 stream_t = frame_t
                 # A stream without timestamps reports 0 for every frame: time then follows the frame rate.
                 t = frame_t if frame_t > t else t + period
-                damaged = False
                 yield CapturedFrame(image, index, t, self.name, self.skipped_frames)
             got = self._read(index + 1)
         if self.frame_count is not None and self.frame_count - (index + 1) > self.fps:
