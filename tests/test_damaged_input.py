@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from realtime.csvlog import COLUMNS
+from realtime.quiet import LIBRARY_LOG_LEVELS
 from tests.media import astronaut_face_bgr, make_face_video
 from tests.paths import REPO, VIDEOS, WEIGHTS
 
@@ -29,7 +30,10 @@ SUMMARY = re.compile(r"^(\d+) frames \((\d+) with faces\), (\d+) face rows, [\d.
 
 
 def run_app(*args, env=None):
-    env = {k: v for k, v in (env or os.environ).items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    # Importing run_webcam (another test does) sets the quiet log levels in this process: not inherited, so
+    # that --verbose shows what the libraries say by default.
+    dropped = {"DISPLAY", "WAYLAND_DISPLAY", *LIBRARY_LOG_LEVELS}
+    env = {k: v for k, v in (env or os.environ).items() if k not in dropped}
     return subprocess.run([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, capture_output=True,
                           text=True, timeout=300, env=env)
 
