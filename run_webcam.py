@@ -11,14 +11,15 @@ a action units, l face mesh, b boxes, m mirror, space pause, s snapshot, h help.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
-# Quieten MediaPipe's and TensorFlow Lite's C++ logging before they are imported.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# OpenCV logs every backend it tries when a camera or file fails to open; our one-line error says it.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+from realtime import quiet  # imports nothing heavy
+
+# The libraries read their log levels as they load, which is before the arguments are parsed.
+if "--verbose" not in sys.argv[1:]:
+    quiet.set_library_log_levels()
 # OpenCV's bundled Qt ships no fonts and warns at every window start; point it at the system's.
 if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
     os.environ.setdefault("QT_QPA_FONTDIR", "/usr/share/fonts/truetype/dejavu")
@@ -28,9 +29,11 @@ from models.checkpoint import CheckpointError  # noqa: E402
 from realtime.app import AU_SOURCES, AppConfig, run  # noqa: E402
 from realtime.capture import CaptureError  # noqa: E402
 from realtime.classify import PRECISIONS  # noqa: E402
+from realtime.csvlog import LogError  # noqa: E402
 from realtime.detect import DetectorError  # noqa: E402
 from realtime.draw import Overlays  # noqa: E402
 from realtime.landmarks import LandmarkerError  # noqa: E402
+from realtime.preflight import PreflightError  # noqa: E402
 from realtime.record import RecordError  # noqa: E402
 from realtime.report import ReportError  # noqa: E402
 
@@ -88,6 +91,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     view.add_argument("--aus", action="store_true", help="start with the action-unit panel shown")
     view.add_argument("--landmarks", action="store_true", help="start with the face mesh drawn")
     view.add_argument("--no-va", action="store_true", help="start with the valence-arousal plot hidden")
+    view.add_argument("--verbose", action="store_true",
+                      help="show the libraries' own log lines (FFmpeg, OpenCV, MediaPipe, Qt), hidden by default")
     return p
 
 
@@ -106,19 +111,26 @@ def main(argv: list[str] | None = None) -> int:
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va),
     )
-    try:
-        summary = run(cfg)
-    except (CaptureError, CheckpointError, DetectorError, LandmarkerError, RecordError, ReportError, MappingError,
-            ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
+        try:
+            summary = run(cfg)
+        except (CaptureError, CheckpointError, DetectorError, LandmarkerError, RecordError, LogError, ReportError,
+                PreflightError, MappingError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
+    skipped = ""
+    if summary.skipped_files:
+        names = ", ".join(summary.skipped_files[:3]) + (", ..." if len(summary.skipped_files) > 3 else "")
+        skipped = f"; {len(summary.skipped_files)} unreadable image{'s' * (len(summary.skipped_files) > 1)} " \
+                  f"skipped ({names})"
+    elif summary.skipped_frames:
+        skipped = f"; {summary.skipped_frames} unreadable frame{'s' * (summary.skipped_frames > 1)} skipped"
     print(f"{summary.frames} frames ({summary.frames_with_faces} with faces), {summary.rows} face rows, "
-          f"{summary.fps:.1f} FPS; ended by {summary.ended_by}"
+          f"{summary.fps:.1f} FPS; ended by {summary.ended_by}" + skipped
           + (f"; log: {cfg.csv}" if cfg.csv else "") + (f"; report: {cfg.report}" if cfg.report else ""))
     return 1 if summary.ended_by.startswith("camera") else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from mappings import affect, default_measured, default_prototypes
 from models import EMOTIONS
 from realtime.action_units import MeasuredActionUnits
-from realtime.capture import FrameSource, open_source
+from realtime.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.classify import EmotionClassifier
 from realtime.crop import alignment, crop_faces
 from realtime.csvlog import CsvLogger
@@ -41,6 +41,7 @@ from realtime.draw import (
 )
 from realtime.faces import Face, FrameResult
 from realtime.landmarks import LANDMARKER_PATH, FaceLandmarker
+from realtime.preflight import check_display, check_outputs
 from realtime.record import VideoRecorder
 from realtime.smooth import ProbabilitySmoother
 from realtime.track import FaceTracker
@@ -87,6 +88,8 @@ class RunSummary:
     seconds: float = 0.0
     waiting_s: float = 0.0  # of seconds: a still or a paused frame on screen, waiting for a key
     ended_by: str = "end of input"
+    skipped_frames: int = 0  # unreadable frames in a video; unreadable files in an image folder
+    skipped_files: list[str] = field(default_factory=list)  # those files
     recordings: list[str] = field(default_factory=list)
     snapshots: list[str] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
@@ -292,6 +295,7 @@ class App:
             bar = self.stack.enter_context(tqdm(total=self.source.frame_count, unit="frame", desc="analysing",
                                                 dynamic_ncols=True, file=sys.stderr))
         frames = iter(self.source)
+        skipped = 0
         last_tick = time.perf_counter()
         try:
             while True:
@@ -302,6 +306,7 @@ class App:
                     break
                 self.timer.add("decode", time.perf_counter() - t0)
                 result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
+                result.skipped_frames = captured.skipped_frames
                 canvas = self.render(result)
                 self.emit(result, canvas)
                 if self.source.stills:
@@ -310,7 +315,8 @@ class App:
                 dt, last_tick = now - last_tick, now
                 self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / max(dt, 1e-6)
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(1 + captured.skipped_frames - skipped)  # the skipped frames are behind us too
+                    skipped = captured.skipped_frames
                     bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces))
                 elif not self.show(canvas, result):
                     self.summary.ended_by = "quit"
@@ -318,6 +324,8 @@ class App:
         finally:  # an interrupted run (Ctrl-C, kill) still reports its true duration and stage times
             self.summary.seconds = time.perf_counter() - start
             self.summary.stage_ms = self.timer.overall()
+            self.summary.skipped_frames = self.source.skipped_frames
+            self.summary.skipped_files = list(self.source.skipped)
         return self.summary
 
     def show(self, canvas: np.ndarray, result: FrameResult) -> bool:
@@ -400,6 +408,13 @@ class _Interrupts:
 
 def run(cfg: AppConfig) -> RunSummary:
     """Build the pipeline, run it until the input ends or the user quits, and finalise outputs."""
+    if cfg.display:
+        check_display()
+    # The r and s keys, which save into output_dir, exist only in the window.
+    check_outputs({"--record": (cfg.record, False), "--csv": (cfg.csv, False), "--report": (cfg.report, True),
+                   "--output-dir": (cfg.output_dir if cfg.display else None, True)})
+    if cfg.record:
+        VideoRecorder(cfg.record, DEFAULT_FPS)  # its extension, checked before anything loads
     if cfg.report:
         report_dir = Path(cfg.report)
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -426,7 +441,7 @@ def run(cfg: AppConfig) -> RunSummary:
         if summary.rows:
             from realtime.report import build_report  # matplotlib loads only when a report is wanted
 
-            build_report(cfg.csv, cfg.report, progress=not cfg.display)
+            build_report(cfg.csv, cfg.report, progress=not cfg.display, skipped_frames=summary.skipped_frames)
         else:
             print(f"report: no face was seen, so {cfg.report} holds only the empty log", file=sys.stderr)
     return summary

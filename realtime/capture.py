@@ -5,7 +5,9 @@
 
 A camera is read on its own thread that keeps only the newest frame, so a slow consumer
 skips stale frames instead of falling further and further behind. Files are read in order,
-every frame, with timestamps from the file's frame rate.
+every frame that decodes, with the stream's own timestamps; reading goes on past a damaged
+stretch, and `skipped_frames` counts the frames lost in it (and, for image folders, the
+files that cannot be read).
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".p
 DEFAULT_FPS = 30.0
 # Consecutive failed reads before a camera counts as lost (about a second at 30 FPS).
 CAMERA_MAX_FAILED_READS = 30
+# A damaged stretch of a video fails read after read until the decoder finds its feet again. Reading
+# goes on for as many failed reads in a row as the container says frames remain, but at least
+# VIDEO_MIN_FAILED_READS (containers often list a few frames more than decode), or
+# VIDEO_MAX_FAILED_READS when it gives no count. At the true end each failed read returns at once.
+VIDEO_MIN_FAILED_READS = 30
+VIDEO_MAX_FAILED_READS = 300
 
 
 class CaptureError(Exception):
@@ -35,6 +43,7 @@ class CapturedFrame:
     index: int
     timestamp_s: float
     source: str  # camera index or video path; for image sources, the image's own path
+    skipped_frames: int = 0  # unreadable frames (image sources: files) skipped so far, up to this one
 
 
 class FrameSource:
@@ -49,6 +58,8 @@ class FrameSource:
         self.fps = DEFAULT_FPS
         self.frame_count: int | None = None  # None when unknown (cameras)
         self.ended_by: str | None = None  # why iteration stopped early, e.g. "camera lost"
+        self.skipped_frames = 0  # frames (image sources: files) that could not be decoded, so far
+        self.skipped: list[str] = []  # image sources: the files that could not be read
 
     def __iter__(self) -> Iterator[CapturedFrame]:
         raise NotImplementedError
@@ -64,6 +75,8 @@ class FrameSource:
 
 
 class VideoFileSource(FrameSource):
+    """Every frame that decodes, numbered and timed as in the stream, past any damaged stretch."""
+
     kind = "video"
 
     def __init__(self, path: Path):
@@ -71,24 +84,54 @@ class VideoFileSource(FrameSource):
         self.cap = cv2.VideoCapture(str(path))
         if not self.cap.isOpened():
             raise CaptureError(f"{path}: cannot open as a video (unsupported or corrupt file)")
-        ok, first = self.cap.read()
-        if not ok or first is None:
-            self.cap.release()
-            raise CaptureError(f"{path}: no frames could be decoded")
-        self._first = first
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 1 <= fps <= 240 else DEFAULT_FPS
         count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if count > 0 else None
+        self._first = self._read(0)
+        if self._first is None:
+            self.cap.release()
+            raise CaptureError(f"{path}: no frames could be decoded")
+
+    def _read(self, next_index: int) -> tuple[np.ndarray, float, int] | None:
+        """The next frame that decodes, its stream timestamp and the failed reads before it; None at the end."""
+        remaining = None if self.frame_count is None else self.frame_count - next_index
+        limit = VIDEO_MAX_FAILED_READS if remaining is None else max(VIDEO_MIN_FAILED_READS, remaining)
+        for failed in range(limit):
+            ok, image = self.cap.read()
+            if ok and image is not None:
+                return image, self.cap.get(cv2.CAP_PROP_POS_MSEC) / 1000, failed
+            if remaining is not None and remaining <= 0:
+                return None  # the container's last frame was read: this is the end, not damage
+        return None
 
     def __iter__(self) -> Iterator[CapturedFrame]:
-        index, image = 0, self._first
-        while image is not None:
-            yield CapturedFrame(image, index, index / self.fps, self.name)
-            index += 1
-            ok, image = self.cap.read()
-            if not ok:
-                image = None
+        period = 1 / self.fps
+        index, stream_t, t = -1, -period, -period  # of the last frame handed over
+        # Until a read fails, frames are numbered one after another: variable-rate files have uneven
+        # timestamps. From the first failure on, numbers follow the timestamps, since a decoder that lost
+        # its references can hand over a frame or two after the damage before jumping across the gap.
+        damaged = False
+        got, self._first = self._first, None
+        while got is not None:
+            image, frame_t, failed = got
+            damaged |= failed > 0
+            if frame_t < stream_t - period / 2:
+                # A frame from before the damage, handed over late: its number lies in the stretch already
+                # counted as skipped, and time must not run backwards.
+                damaged = True
+            else:
+                step = max(1, round((frame_t - stream_t) * self.fps)) if damaged else 1
+                self.skipped_frames += step - 1
+                index += step
+                stream_t = frame_t
+                # A stream without timestamps reports 0 for every frame: time then follows the frame rate.
+                t = frame_t if frame_t > t else t + period
+                yield CapturedFrame(image, index, t, self.name, self.skipped_frames)
+            got = self._read(index + 1)
+        if self.frame_count is not None and self.frame_count - (index + 1) > self.fps:
+            self.ended_by = (f"unreadable data after frame {index} (the file lists {self.frame_count} frames: "
+                             "truncated or damaged)")
 
     def close(self) -> None:
         self.cap.release()
@@ -104,7 +147,6 @@ class ImageSource(FrameSource):
         super().__init__(name)
         self.paths = paths
         self.frame_count = len(paths)
-        self.skipped: list[str] = []
 
     def __iter__(self) -> Iterator[CapturedFrame]:
         for index, path in enumerate(self.paths):
@@ -113,8 +155,12 @@ class ImageSource(FrameSource):
                 if len(self.paths) == 1:
                     raise CaptureError(f"{path}: cannot read as an image (unsupported or corrupt file)")
                 self.skipped.append(str(path))
+                self.skipped_frames += 1
                 continue
-            yield CapturedFrame(image, index, 0.0, str(path))
+            yield CapturedFrame(image, index, 0.0, str(path), self.skipped_frames)
+        if len(self.skipped) == len(self.paths) > 1:
+            raise CaptureError(f"{self.name}: none of its {len(self.paths)} images can be read "
+                               "(unsupported or corrupt files)")
 
 
 class CameraSource(FrameSource):

@@ -1,9 +1,14 @@
-"""The per-frame CSV log: one row per face per frame, flushed as it goes."""
+"""The per-frame CSV log: one row per face per frame, flushed as it goes.
+
+A write that fails (disk full, file deleted) raises LogError; the file is cut back to its last
+whole row, so that what was logged until then stays a valid CSV.
+"""
 
 from __future__ import annotations
 
 import csv
 import functools
+import os
 from pathlib import Path
 
 from mappings import default_measured, default_prototypes
@@ -17,11 +22,12 @@ def _columns() -> dict[str, list[str]]:
     measured = [f"measured_{au}" for au in default_measured().au_order]
     # valence and arousal are the kind named in va_source, both kinds follow; au_source names the AU
     # kind shown. au_measured (1/0) says whether the mesh was found, as OpenFace's `success` does; the
-    # measured columns are empty where it was not.
+    # measured columns are empty where it was not. Last, skipped_frames: unreadable frames (image
+    # folders: files) skipped in the source so far, up to this row's frame.
     columns = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
                + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
                + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
-                  "measured_arousal", "au_source", "au_measured"] + prototype + measured)
+                  "measured_arousal", "au_source", "au_measured"] + prototype + measured + ["skipped_frames"])
     return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
 
 
@@ -33,16 +39,25 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'realtime.csvlog' has no attribute {name!r}")
 
 
+class LogError(Exception):
+    """A log that cannot be written; the message is one line for the user."""
+
+
 class CsvLogger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.path, "w", newline="")
+        self.prototype_order = default_prototypes().au_order
+        self.measured_order = default_measured().au_order
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.path, "w", newline="")
+        except OSError as e:
+            raise LogError(f"{self.path}: cannot write ({e.strerror or e})") from None
         self.writer = csv.writer(self.file)
         self.writer.writerow(_columns()["COLUMNS"])
         self.rows = 0
-        self.prototype_order = default_prototypes().au_order
-        self.measured_order = default_measured().au_order
+        self._whole = self.rows_whole = 0  # bytes on disk up to the last whole row, and the rows in them
+        self._flush()
 
     def write(self, result: FrameResult) -> None:
         for face in result.faces:
@@ -58,13 +73,40 @@ class CsvLogger:
                 + [f"{face.valence:.4f}", f"{face.arousal:.4f}", face.va_source]
                 + [f"{v:.4f}" for v in face.prototype_va] + measured_va
                 + [face.au_source, int(face.measured_aus is not None)]
-                + [f"{face.prototype_aus.get(au, 0.0):.4f}" for au in self.prototype_order] + measured)
+                + [f"{face.prototype_aus.get(au, 0.0):.4f}" for au in self.prototype_order] + measured
+                + [result.skipped_frames])
             self.rows += 1
         # Flushed every frame so that a crash or power cut loses nothing already seen.
-        self.file.flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        try:
+            self.file.flush()
+            st = os.fstat(self.file.fileno())
+        except OSError as e:
+            self._abandon()
+            kept = f"; the {self.rows_whole} rows written before are kept" if self.rows_whole else ""
+            raise LogError(f"{self.path}: cannot write ({e.strerror or e}){kept}") from None
+        # A file deleted (or its folder removed) while open takes every later row with it, silently.
+        if st.st_nlink == 0:
+            self._abandon()
+            raise LogError(f"{self.path}: deleted while the log was being written")
+        self._whole, self.rows_whole = st.st_size, self.rows
+
+    def _abandon(self) -> None:
+        """Close, then cut the file back to its last whole row."""
+        try:
+            self.file.close()
+        except OSError:
+            pass  # the close retried the failed flush; the file is closed all the same
+        try:
+            os.truncate(self.path, self._whole)
+        except OSError:
+            pass  # not a regular file (e.g. /dev/full), or gone: nothing to cut
 
     def close(self) -> None:
         if not self.file.closed:
+            self._flush()
             self.file.close()
 
     def __enter__(self) -> CsvLogger:

@@ -68,3 +68,4 @@ class FrameResult:
     source: str  # camera index, video path, or the image's path for image sources
     image: np.ndarray  # BGR frame as captured
     faces: list[Face] = field(default_factory=list)
+    skipped_frames: int = 0  # unreadable frames (image sources: files) the source skipped so far

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -9,6 +11,9 @@ import numpy as np
 
 # OpenCV's bundled FFmpeg writes MPEG-4 Part 2 into .mp4 and Motion-JPEG into .avi on every platform.
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+# OpenCV's writer reports no failed write, and an .mp4 whose index cannot be written at the end
+# does not play at all: so the recording stops, finalised, while this much space is still free.
+MIN_FREE_BYTES = 16 * 2**20
 
 
 class RecordError(Exception):
@@ -26,6 +31,7 @@ class VideoRecorder:
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
         self.frames = 0
+        self._file = None  # the output, held open to notice its deletion: the writer would go on blind
 
     def write(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
@@ -37,15 +43,33 @@ class VideoRecorder:
             if not self.writer.isOpened():
                 self.writer = None
                 raise RecordError(f"{self.path}: cannot open for writing")
+            self._file = open(self.path, "rb")
+        self._check_space()
         if (w, h) != self.size:  # a camera may change resolution mid-stream; keep the file valid
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         self.writer.write(frame)
         self.frames += 1
 
+    def _check_space(self) -> None:
+        """Stop, finalised, before a full disk or a deleted file would lose the recording unseen."""
+        try:
+            gone = os.fstat(self._file.fileno()).st_nlink == 0
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:  # its folder was removed
+            gone, free = True, MIN_FREE_BYTES
+        if gone or free < MIN_FREE_BYTES:
+            self.close()
+            raise RecordError(f"{self.path}: deleted while recording" if gone else
+                              f"{self.path}: disk almost full ({free / 2**20:.1f} MB left): recording stopped "
+                              f"after {self.frames} frames, which play")
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
             self.writer = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __enter__(self) -> VideoRecorder:
         return self

@@ -73,7 +73,9 @@ REQUIRED_COLUMNS = ["frame", "timestamp_s", "source", "face_id", "x", "y", "w", 
                     *PROB_COLUMNS, *RAW_PROB_COLUMNS, "valence", "arousal"]
 # Logs name their AU columns prototype_AU12 / measured_AU12 (older logs: AU12, prototype AUs).
 AU_COLUMN = re.compile(r"(prototype_|measured_)?AU\d+")
-INTEGER_COLUMNS = {"frame", "face_id"}
+# Optional: logs written before it was added lack it.
+SKIPPED_COLUMN = "skipped_frames"
+INTEGER_COLUMNS = {"frame", "face_id", SKIPPED_COLUMN}
 NUMERIC_RANGES = {  # every numeric column but the AUs, with the range it must lie in
     "frame": (0, math.inf), "timestamp_s": (0, math.inf), "face_id": (-math.inf, math.inf),
     **dict.fromkeys("xywh", (-math.inf, math.inf)), "confidence": (0, 1),
@@ -119,6 +121,7 @@ class SessionLog:
     au_names: list[str]  # the AUs of the kind the run showed (au_kind)
     aus: np.ndarray  # float64 [N, len(au_names)]; NaN where a measured AU was not measured
     au_kind: str = "prototype"  # "measured" if the run showed measured AUs
+    skipped_frames: int = 0  # unreadable frames (image folders: files) skipped up to the last row's frame
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -177,6 +180,8 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
     au_kind = "measured" if measured_columns and "measured" in cells.get("au_source", ()) else "prototype"
     shown = measured_columns if au_kind == "measured" else [h for h in au_columns if h not in measured_columns]
     ranges = NUMERIC_RANGES | dict.fromkeys(au_columns, (0, 1))
+    if SKIPPED_COLUMN in cells:
+        ranges[SKIPPED_COLUMN] = (0, math.inf)
     values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi, blank_is_nan=name in measured_columns)
               for name, (lo, hi) in tqdm(ranges.items(), desc="parsing log", unit=" columns", leave=False,
                                          disable=None if progress else True)}
@@ -201,6 +206,7 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         au_names=[h.rsplit("_", 1)[-1] for h in shown],
         aus=stacked(shown),
         au_kind=au_kind,
+        skipped_frames=int(values[SKIPPED_COLUMN].max()) if SKIPPED_COLUMN in values else 0,
     )
 
 
@@ -250,7 +256,9 @@ def summarize(log: SessionLog) -> dict:
 
     {"csv": "frames.csv", "source": the camera index or video path (image folders: their common folder;
      a list if the log mixes several), "kind": "stream" | "images", "frames": distinct frames logged,
-     "rows": face rows, "duration_s": last - first timestamp, "emotions": class order, "aus": AU names,
+     "rows": face rows, "skipped_frames": unreadable frames skipped (image folders: unreadable files; from
+     the log alone, those before its last row's frame), "duration_s": last - first timestamp,
+     "emotions": class order, "aus": AU names,
      "au_source": "measured" or "prototype" (the kind of AU the run showed, which "aus" and the AU means use;
      a measured AU mean counts only the rows where the face was measured, null if none),
      "faces": {"<id>": {"frames", "first_s", "last_s", "duration_s", "emotion_share": {emotion: fraction
@@ -279,6 +287,7 @@ def summarize(log: SessionLog) -> dict:
         "kind": "images" if images else "stream",
         "frames": int(np.unique(log.frame).size),
         "rows": len(log),
+        "skipped_frames": log.skipped_frames,
         "duration_s": _round(log.timestamp_s.max() - log.timestamp_s.min()),
         "emotions": list(EMOTIONS),
         "aus": log.au_names,
@@ -354,15 +363,19 @@ def _faces_to_plot(log: SessionLog) -> list[int]:
     return sorted(int(i) for i in top)
 
 
-def build_report(csv_path: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True) -> dict:
+def build_report(csv_path: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = True,
+                 skipped_frames: int | None = None) -> dict:
     """Write summary.json, timeline.png, va.png (and contact_sheet.png for image sources) into out_dir.
 
     Returns the summary. The log is read and validated before anything is written. progress shows
-    tqdm bars on stderr when it is a terminal.
+    tqdm bars on stderr when it is a terminal. skipped_frames, from the run itself, also counts the
+    unreadable frames after the log's last row.
     """
     csv_path, out_dir = Path(csv_path), Path(out_dir)
     log = read_log(csv_path, progress=progress)
     summary = summarize(log)
+    if skipped_frames is not None:
+        summary["skipped_frames"] = skipped_frames
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         if csv_path.resolve().parent == out_dir.resolve():

@@ -29,13 +29,15 @@ def astronaut_crowd_bgr() -> tuple[np.ndarray, list[tuple[float, float]]]:
 
 def make_face_video(path: Path, frames: int = 48, no_face: range = range(20, 26), size=(640, 480),
                     fps: float = 30.0) -> dict:
-    """A 640x480 clip of the face swaying sideways and changing scale, with a few face-free frames.
+    """A 640x480 clip of the face swaying sideways and changing scale, with a few face-free frames;
+    MPEG-4 (the .mp4 index is written last) or, for .avi, Motion-JPEG (every frame stands alone).
 
     Returns the facts a test checks against: frame count, fps, and which frames hold a face.
     """
     face = astronaut_face_bgr()
     w, h = size
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    fourcc = "MJPG" if Path(path).suffix.lower() == ".avi" else "mp4v"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     for i in range(frames):
         frame = np.full((h, w, 3), 90, np.uint8)
         if i not in no_face:
