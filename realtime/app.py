@@ -1,4 +1,4 @@
-"""The frame loop: capture -> detect -> crop -> classify -> track -> smooth -> affect -> draw ->
+"""The frame loop: capture -> detect -> crop -> classify -> track -> affect -> temporal -> draw ->
 record / log / show, with the keys that switch overlays.
 
 Every resource (camera, detector, recorder, CSV) is owned by an ExitStack, so quitting,
@@ -21,7 +21,6 @@ import numpy as np
 from tqdm import tqdm
 
 from mappings import AU_NAMES, affect
-from models import EMOTIONS
 from realtime.capture import FrameSource, open_source
 from realtime.classify import EmotionClassifier
 from realtime.crop import crop_faces
@@ -39,7 +38,7 @@ from realtime.draw import (
 )
 from realtime.faces import Face, FrameResult
 from realtime.record import VideoRecorder
-from realtime.smooth import ProbabilitySmoother
+from realtime.temporal import TemporalConfig, TemporalModel
 from realtime.track import FaceTracker
 
 WINDOW = "Facial expression"
@@ -60,7 +59,7 @@ class AppConfig:
     classifier_threads: int = 1  # see realtime/classify.py before raising it
     detector: str = "short"
     min_detection: float = 0.6
-    smoothing: float = 0.7
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     affect_mode: str = "soft"
     record: str | None = None
     csv: str | None = None
@@ -120,7 +119,7 @@ class App:
         self.detector = stack.enter_context(
             FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills, tiled=source.stills))
         self.tracker = FaceTracker()
-        self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
+        self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if source.stills else cfg.temporal)
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
         self.au_list, self.va_plot = ActionUnitAnnotator(AU_NAMES), ValenceArousalAnnotator()
         backend = f"{classifier.device.type} {classifier.precision}"
@@ -170,10 +169,10 @@ class App:
             retired = []
         else:
             retired = self.tracker.update(faces)
-        self.smoother.update(faces, retired, timestamp_s)
         for f in faces:
-            a = affect(f.probs, mode=self.cfg.affect_mode)
+            a = affect(f.raw_probs, mode=self.cfg.affect_mode)
             f.aus, f.valence, f.arousal = a.aus, a.valence, a.arousal
+        self.temporal.update(faces, retired, timestamp_s)
         if self.source.stills:
             self.va_plot.reset()
         self.va_plot.update(faces, retired)
@@ -229,6 +228,7 @@ class App:
         elif key == ord("m"):
             self.mirror = not self.mirror
             self.tracker = FaceTracker()  # boxes jump across the frame: start tracks afresh
+            self.temporal = TemporalModel(self.temporal.cfg)  # the new tracks reuse the old IDs
             self.va_plot.reset()
         elif key == ord(" "):
             self.paused = not self.paused
@@ -247,8 +247,10 @@ class App:
         start = time.perf_counter()
         bar = None
         if not self.cfg.display:
+            # Into a log file or CI, every redraw is a line: there, one every few seconds.
             bar = self.stack.enter_context(tqdm(total=self.source.frame_count, unit="frame", desc="analysing",
-                                                dynamic_ncols=True, file=sys.stderr))
+                                                dynamic_ncols=True, file=sys.stderr,
+                                                mininterval=0.1 if sys.stderr.isatty() else 5.0))
         frames = iter(self.source)
         last_tick = time.perf_counter()
         try:
@@ -269,7 +271,7 @@ class App:
                 self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / max(dt, 1e-6)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces))
+                    bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces), refresh=False)
                 elif not self.show(canvas, result):
                     self.summary.ended_by = "quit"
                     break
@@ -318,11 +320,10 @@ def print_still_summary(result: FrameResult) -> None:
     if not result.faces:
         print(f"{result.source}: no face found")
     for f in result.faces:
-        label = EMOTIONS[int(np.argmax(f.probs))]
         aus = ", ".join(f"{k} {AU_NAMES[k]} ({v:.2f})" for k, v in sorted(f.aus.items(), key=lambda kv: -kv[1])
                         if v >= 0.05) or "none"
         print(f"image: {result.source}  face #{f.track_id} at {f.box}\n"
-              f"  emotion: {label} ({100 * float(f.probs.max()):.1f}%)\n"
+              f"  emotion: {f.shown_label} ({100 * f.shown_confidence:.1f}%)\n"
               f"  action units: {aus}\n"
               f"  valence: {f.valence:+.2f}  arousal: {f.arousal:+.2f}")
 

@@ -11,7 +11,7 @@ from realtime.faces import FrameResult
 
 COLUMNS = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
            + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
-           + ["valence", "arousal"] + list(AU_ORDER))
+           + ["valence", "arousal"] + list(AU_ORDER) + ["shown_label", "shown_confidence"])
 
 
 class CsvLogger:
@@ -32,7 +32,8 @@ class CsvLogger:
                  EMOTIONS[label], f"{face.probs[label]:.4f}"]
                 + [f"{p:.4f}" for p in face.probs] + [f"{p:.4f}" for p in face.raw_probs]
                 + [f"{face.valence:.4f}", f"{face.arousal:.4f}"]
-                + [f"{face.aus.get(au, 0.0):.4f}" for au in AU_ORDER])
+                + [f"{face.aus.get(au, 0.0):.4f}" for au in AU_ORDER]
+                + [face.shown_label, f"{face.shown_confidence:.4f}"])
             self.rows += 1
         # Flushed every frame so that a crash or power cut loses nothing already seen.
         self.file.flush()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models import EMOTIONS
+
 
 @dataclass
 class Detection:
@@ -21,11 +23,15 @@ class Detection:
 
 @dataclass
 class Face:
+    """One face in one frame. Every float field and every dict of floats is a continuous signal
+    that realtime/temporal.py filters per track, by name: a new one needs no change there."""
+
     detection: Detection
     crop: np.ndarray | None = None  # uint8 [48, 48], upright, as the classifier sees it
     raw_probs: np.ndarray | None = None  # [7] this frame's probabilities, in models.EMOTIONS order
     track_id: int = -1
     probs: np.ndarray | None = None  # [7] smoothed over the track's recent frames
+    shown: int = -1  # index into models.EMOTIONS of the label shown, which changes with hysteresis
     aus: dict[str, float] = field(default_factory=dict)  # AU name -> intensity in [0, 1]
     valence: float = 0.0
     arousal: float = 0.0
@@ -33,6 +39,15 @@ class Face:
     @property
     def box(self) -> tuple[int, int, int, int]:
         return self.detection.box
+
+    @property
+    def shown_label(self) -> str:
+        return EMOTIONS[self.shown]
+
+    @property
+    def shown_confidence(self) -> float:
+        """The smoothed probability of the shown label (not always the highest one)."""
+        return float(self.probs[self.shown])
 
 
 @dataclass

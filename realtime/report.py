@@ -109,8 +109,8 @@ class SessionLog:
     source: np.ndarray  # str [N]
     face_id: np.ndarray  # int64 [N]
     box: np.ndarray  # float64 [N, 4] x, y, w, h
-    label: np.ndarray  # int64 [N] index into EMOTIONS
-    confidence: np.ndarray  # float64 [N]
+    label: np.ndarray  # int64 [N] index into EMOTIONS: the shown label where the log has one
+    confidence: np.ndarray  # float64 [N], of that label
     probs: np.ndarray  # float64 [N, 7] smoothed, EMOTIONS order
     raw_probs: np.ndarray  # float64 [N, 7]
     valence: np.ndarray  # float64 [N]
@@ -164,14 +164,17 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         raise ReportError(f"{path}: no data rows after the header (no face was logged)")
 
     cells = dict(zip(header, zip(*rows, strict=True), strict=True))  # column name -> its cells
-    labels = cells["label"]
+    # The report tells what the user saw: the shown label, where the log has it (older logs do not).
+    label_column, confidence_column = ("shown_label", "shown_confidence") if "shown_label" in cells else (
+        "label", "confidence")
+    labels = cells[label_column]
     unknown = [i for i, label in enumerate(labels) if label not in EMOTIONS]
     if unknown:
         i = unknown[0]
-        raise ReportError(f"{path}: line {line_numbers[i]}, column 'label': unknown emotion '{labels[i]}' "
-                          f"(expected one of {', '.join(EMOTIONS)})")
+        raise ReportError(f"{path}: line {line_numbers[i]}, column '{label_column}': unknown emotion "
+                          f"'{labels[i]}' (expected one of {', '.join(EMOTIONS)})")
     au_names = [h for h in header if AU_COLUMN.fullmatch(h)]
-    ranges = NUMERIC_RANGES | dict.fromkeys(au_names, (0, 1))
+    ranges = NUMERIC_RANGES | dict.fromkeys(au_names, (0, 1)) | {confidence_column: (0, 1)}
     values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi)
               for name, (lo, hi) in tqdm(ranges.items(), desc="parsing log", unit=" columns", leave=False,
                                          disable=None if progress else True)}
@@ -188,7 +191,7 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         face_id=values["face_id"][order],
         box=stacked("xywh"),
         label=np.array([EMOTIONS.index(s) for s in labels])[order],
-        confidence=values["confidence"][order],
+        confidence=values[confidence_column][order],
         probs=stacked(PROB_COLUMNS),
         raw_probs=stacked(RAW_PROB_COLUMNS),
         valence=values["valence"][order],
