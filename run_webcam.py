@@ -67,13 +67,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     temporal.add_argument("--smoothing", type=float, default=TEMPORAL.smoothing_s, metavar="SECONDS",
                           help="time constant of the probability smoothing; 0 turns the temporal model off "
                                "(per-frame labels and values)")
-    temporal.add_argument("--label-margin", type=float, default=TEMPORAL.margin,
-                          help="the shown label changes only when another class leads it by this much...")
+    temporal.add_argument("--label-margin", type=float, default=TEMPORAL.margin, metavar="P",
+                          help="the shown label changes only when another class's smoothed probability leads "
+                               "it by this much, for --label-dwell seconds")
     temporal.add_argument("--label-dwell", type=float, default=TEMPORAL.dwell_s, metavar="SECONDS",
-                          help="... for this long")
+                          help="how long a challenger must lead before it is shown")
     temporal.add_argument("--signal-cutoff", type=float, default=TEMPORAL.min_cutoff_hz, metavar="HZ",
                           help="One-Euro filter of valence, arousal and AUs: cutoff when the face is still")
-    temporal.add_argument("--signal-beta", type=float, default=TEMPORAL.beta,
+    temporal.add_argument("--signal-beta", type=float, default=TEMPORAL.beta, metavar="BETA",
                           help="One-Euro filter: how fast the cutoff rises as the signal moves (0: a fixed "
                                "low-pass)")
     model.add_argument("--affect-mode", default="soft", choices=["soft", "argmax"],

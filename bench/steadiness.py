@@ -271,9 +271,9 @@ def _analyse(video: Path, workdir: Path, fps: float, one_track: bool = False, na
     return found
 
 
-def spliced_track(stills: Path, workdir: Path, segments: int, segment_s: float) -> Track | None:
+def spliced_track(stills: Path, workdir: Path, segments: int, segment_s: float, seed: int = 0) -> Track | None:
     video = workdir / "spliced.mp4"
-    changes = build_spliced(stills, video, segments, segment_s)
+    changes = build_spliced(stills, video, segments, segment_s, seed)
     found = _analyse(video, workdir, SPLICE_FPS, one_track=True, name=SPLICED)
     if not found:
         return None
@@ -355,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="class folders of face photos for the spliced clip (skipped when absent)")
     p.add_argument("--segments", type=int, default=30, help="stills in the spliced clip")
     p.add_argument("--segment-s", type=float, default=2.0, help="seconds each still is held")
+    p.add_argument("--seed", type=int, default=0, help="which stills, in which order, and their sway and noise")
     p.add_argument("--sweep", action="store_true", help="also print the trade-off curves over the settings")
     defaults = TemporalConfig()
     p.add_argument("--smoothing", type=float, default=defaults.smoothing_s)
@@ -374,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tracks = collect(videos, Path(tmp))
         if args.stills.is_dir():
-            spliced = spliced_track(args.stills, Path(tmp), args.segments, args.segment_s)
+            spliced = spliced_track(args.stills, Path(tmp), args.segments, args.segment_s, args.seed)
             tracks += [spliced] if spliced is not None else []
     if not tracks:
         print("error: no face was found in any clip", file=sys.stderr)

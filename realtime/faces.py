@@ -41,13 +41,18 @@ class Face:
         return self.detection.box
 
     @property
+    def shown_index(self) -> int:
+        """`shown`, or the top class where no temporal model has set it."""
+        return self.shown if self.shown >= 0 else int(np.argmax(self.probs))
+
+    @property
     def shown_label(self) -> str:
-        return EMOTIONS[self.shown]
+        return EMOTIONS[self.shown_index]
 
     @property
     def shown_confidence(self) -> float:
         """The smoothed probability of the shown label (not always the highest one)."""
-        return float(self.probs[self.shown])
+        return float(self.probs[self.shown_index])
 
 
 @dataclass
