@@ -28,11 +28,16 @@ WINDOW = "Facial expression"
 @pytest.fixture(scope="module")
 def display():
     number = next(n for n in range(90, 140) if not Path(f"/tmp/.X{n}-lock").exists())
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    # -noreset: by default the server resets when its last client leaves, and an app starting at that
+    # moment (the next test's) cannot connect.
+    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+    env = {**os.environ, "DISPLAY": f":{number}"}
+    deadline = time.time() + 60
+    # Ready when it answers a client, not merely when its socket exists.
+    while subprocess.run(["xdotool", "getmouselocation"], env=env, capture_output=True).returncode != 0:
         if time.time() > deadline or xvfb.poll() is not None:
+            xvfb.kill()
             pytest.fail("Xvfb did not start")
         time.sleep(0.1)
     yield f":{number}"
@@ -48,25 +53,25 @@ class Window:
         self.tmp = tmp
         self.proc = subprocess.Popen([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.wid = self.find(timeout=90)
+        self.wid = self.find(timeout=180)
         # The window maps black before the first frame is drawn, and keys sent before then can be lost:
         # on a busy 2-core machine that first frame can take many seconds.
         try:
-            self.shot_when("first_frame", lambda s: s is not None and s.max() > 0, timeout=90)
+            self.shot_when("first_frame", lambda s: s is not None and s.max() > 0)
         except BaseException:
             self.proc.kill()  # a failed test must not leave the app running
             raise
 
     def find(self, timeout: float) -> str:
-        """The id of the app's window, by title; the newest one, since a window of the previous test's
-        app can linger for a moment after it quit."""
+        """The id of the app's window, by title and by this app's process: a window of the previous
+        test's app can linger for a moment after it quit."""
         deadline = time.time() + timeout
         while True:
             if time.time() > deadline or self.proc.poll() is not None:
                 self.proc.kill()
                 pytest.fail(f"no window appeared: {self.proc.communicate()[1][-2000:]}")
-            found = subprocess.run(["xdotool", "search", "--name", WINDOW], env=self.env, capture_output=True,
-                                   text=True).stdout.split()
+            found = subprocess.run(["xdotool", "search", "--all", "--pid", str(self.proc.pid), "--name", WINDOW],
+                                   env=self.env, capture_output=True, text=True).stdout.split()
             if found:
                 return found[-1]
             time.sleep(0.3)
@@ -85,7 +90,7 @@ class Window:
             raise subprocess.CalledProcessError(-1, "import", stderr="import timed out") from None
         return cv2.imread(str(path))
 
-    def shot_when(self, name: str, ready, timeout: float = 60) -> np.ndarray:
+    def shot_when(self, name: str, ready, timeout: float = 180) -> np.ndarray:
         """The first screenshot for which ready(shot) holds, or the last one at the timeout: on a busy
         machine the first processed frame can come well after the window maps."""
         deadline = time.time() + timeout
@@ -101,7 +106,7 @@ class Window:
                 return shot
             time.sleep(0.5)
 
-    def wait(self, timeout: float = 60) -> tuple[int, str, str]:
+    def wait(self, timeout: float = 180) -> tuple[int, str, str]:
         try:
             out, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -110,7 +115,7 @@ class Window:
         return self.proc.returncode, out, err
 
 
-def wait_for(condition, timeout: float = 60) -> bool:
+def wait_for(condition, timeout: float = 180) -> bool:
     """Poll until condition() holds; False at the timeout, for the caller's assert to explain."""
     deadline = time.monotonic() + timeout
     while not condition():
