@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 import signal
 import subprocess
@@ -21,8 +22,10 @@ pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cn
 
 
 def run_app(*args, timeout=300):
+    # As a user runs it: bench.steadiness, imported by another test module, turns tqdm off for its process.
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
     return subprocess.run([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
