@@ -36,6 +36,9 @@ from realtime.landmarks import LandmarkerError  # noqa: E402
 from realtime.preflight import PreflightError  # noqa: E402
 from realtime.record import RecordError  # noqa: E402
 from realtime.report import ReportError  # noqa: E402
+from realtime.temporal import TemporalConfig  # noqa: E402
+
+TEMPORAL = TemporalConfig()
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -67,9 +70,20 @@ def get_args_parser() -> argparse.ArgumentParser:
     model.add_argument("--no-landmarks", action="store_true",
                        help="skip the face mesh (no measured AUs; the pipeline runs about twice as fast)")
     model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
-    model.add_argument("--smoothing", type=float, default=0.7,
-                       help="per-face probability smoothing in [0, 1): the weight the previous estimate "
-                            "keeps per 1/30 s; 0 turns it off")
+    temporal = p.add_argument_group("temporal model (per face; see realtime/temporal.py)")
+    temporal.add_argument("--smoothing", type=float, default=TEMPORAL.smoothing_s, metavar="SECONDS",
+                          help="time constant of the probability smoothing; 0 turns the temporal model off "
+                               "(per-frame labels and values)")
+    temporal.add_argument("--label-margin", type=float, default=TEMPORAL.margin, metavar="P",
+                          help="the shown label changes only when another class's smoothed probability leads "
+                               "it by this much, for --label-dwell seconds")
+    temporal.add_argument("--label-dwell", type=float, default=TEMPORAL.dwell_s, metavar="SECONDS",
+                          help="how long a challenger must lead before it is shown")
+    temporal.add_argument("--signal-cutoff", type=float, default=TEMPORAL.min_cutoff_hz, metavar="HZ",
+                          help="One-Euro filter of valence, arousal and AUs: cutoff when the face is still")
+    temporal.add_argument("--signal-beta", type=float, default=TEMPORAL.beta, metavar="BETA",
+                          help="One-Euro filter: how fast the cutoff rises as the signal moves (0: a fixed "
+                               "low-pass)")
     model.add_argument("--affect-mode", default="soft", choices=["soft", "argmax"],
                        help="prototype AUs from all class probabilities (soft) or from the top class only (argmax)")
     model.add_argument("--au-source", default="measured", choices=AU_SOURCES,
@@ -98,16 +112,18 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    if not 0 <= args.smoothing < 1:
-        print(f"error: --smoothing must be in [0, 1), got {args.smoothing}", file=sys.stderr)
+    try:
+        temporal = TemporalConfig(smoothing_s=args.smoothing, margin=args.label_margin, dwell_s=args.label_dwell,
+                                  min_cutoff_hz=args.signal_cutoff, beta=args.signal_beta)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = AppConfig(
         source=args.source, width=args.width, height=args.height, fps=args.fps, weights=args.weights,
         device=args.device, precision=args.precision, detector=args.detector, landmarker=args.landmarker,
-        landmarks=not args.no_landmarks,
-        min_detection=args.min_detection,
-        smoothing=args.smoothing, affect_mode=args.affect_mode, au_source=args.au_source,
-        va_source=args.va_source, record=args.record, csv=args.csv, report=args.report,
+        landmarks=not args.no_landmarks, min_detection=args.min_detection, temporal=temporal,
+        affect_mode=args.affect_mode, au_source=args.au_source, va_source=args.va_source, record=args.record,
+        csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va),
     )

@@ -1,5 +1,5 @@
-"""The frame loop: capture -> detect -> track -> landmarks -> crop -> classify -> smooth -> AUs and
-affect -> draw -> record / log / show, with the keys that switch overlays.
+"""The frame loop: capture -> detect -> track -> landmarks -> crop -> classify -> AUs and affect ->
+temporal -> draw -> record / log / show, with the keys that switch overlays.
 
 Every resource (camera, detector, recorder, CSV) is owned by an ExitStack, so quitting,
 Ctrl-C, the end of a file and a camera that drops out all finalise the recording and the log.
@@ -21,7 +21,6 @@ import numpy as np
 from tqdm import tqdm
 
 from mappings import affect, default_measured, default_prototypes
-from models import EMOTIONS
 from realtime.action_units import MeasuredActionUnits
 from realtime.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.classify import EmotionClassifier
@@ -43,7 +42,7 @@ from realtime.faces import Face, FrameResult
 from realtime.landmarks import LANDMARKER_PATH, FaceLandmarker
 from realtime.preflight import check_display, check_outputs
 from realtime.record import VideoRecorder
-from realtime.smooth import ProbabilitySmoother
+from realtime.temporal import TemporalConfig, TemporalModel
 from realtime.track import FaceTracker
 
 WINDOW = "Facial expression"
@@ -67,7 +66,7 @@ class AppConfig:
     min_detection: float = 0.6
     landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
     landmarks: bool = True  # False: no face mesh, so no measured AUs, for speed
-    smoothing: float = 0.7
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     affect_mode: str = "soft"
     au_source: str = "measured"  # the AUs the panel, the report and the still summary show; the CSV logs both
     va_source: str = "prototype"  # the valence/arousal shown and reported (bench/measured_aus.py chose it)
@@ -134,7 +133,7 @@ class App:
                                                               video=not source.stills))
                            if cfg.landmarks else None)
         self.tracker = FaceTracker()
-        self.smoother = ProbabilitySmoother(0.0 if source.stills else cfg.smoothing)
+        self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if source.stills else cfg.temporal)
         self.measured = default_measured()
         self.action_units = MeasuredActionUnits(self.measured.table, per_person=not source.stills)
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
@@ -196,10 +195,11 @@ class App:
         for f, p in zip(faces, probs, strict=True):
             f.raw_probs = p
         t4 = t()
-        self.smoother.update(faces, retired, timestamp_s)
         self.action_units.update(faces, retired, timestamp_s)
         for f in faces:
             self.apply_affect(f)
+        # Last: it smooths the probabilities and filters every signal set above, by name.
+        self.temporal.update(faces, retired, timestamp_s)
         if self.source.stills:
             self.va_plot.reset()
         self.va_plot.update(faces, retired)
@@ -212,17 +212,19 @@ class App:
     def apply_affect(self, face: Face) -> None:
         """Both kinds of AUs and of valence/arousal on the face; the chosen kinds are shown, where the
         mesh was found for the measured ones (else the prototype's)."""
-        proto = affect(face.probs, mode=self.cfg.affect_mode)
-        face.prototype_aus, face.prototype_va = proto.aus, (proto.valence, proto.arousal)
-        face.measured_va = None
-        if face.measured_aus is not None:
-            valence, arousal = self.measured.valence_arousal(np.array([list(face.measured_aus.values())]))
-            face.measured_va = (float(valence[0]), float(arousal[0]))
+        # From this frame's probabilities: the temporal model filters every value set here afterwards.
+        proto = affect(face.raw_probs, mode=self.cfg.affect_mode)
+        face.prototype_aus, face.prototype_valence, face.prototype_arousal = proto.aus, proto.valence, proto.arousal
         measured = face.measured_aus is not None
+        if measured:
+            valence, arousal = self.measured.valence_arousal(np.array([list(face.measured_aus.values())]))
+            face.measured_valence, face.measured_arousal = float(valence[0]), float(arousal[0])
         face.au_source = "measured" if self.cfg.au_source == "measured" and measured else "prototype"
-        face.aus = face.measured_aus if face.au_source == "measured" else proto.aus
+        # A copy: the shown dict is filtered under its own name, and must not be filtered twice.
+        face.aus = dict(face.measured_aus if face.au_source == "measured" else proto.aus)
         face.va_source = "measured" if self.cfg.va_source == "measured" and measured else "prototype"
-        face.valence, face.arousal = face.measured_va if face.va_source == "measured" else face.prototype_va
+        face.valence, face.arousal = ((face.measured_valence, face.measured_arousal) if face.va_source == "measured"
+                                      else (face.prototype_valence, face.prototype_arousal))
 
     def render(self, result: FrameResult) -> np.ndarray:
         t0 = time.perf_counter()
@@ -274,6 +276,8 @@ class App:
             if self.landmarker is not None:
                 self.landmarker.retire([t.track_id for t in self.tracker.tracks])
             self.tracker = FaceTracker()  # boxes jump across the frame: start tracks afresh
+            self.temporal = TemporalModel(self.temporal.cfg)  # the new tracks reuse the old IDs
+            self.action_units = MeasuredActionUnits(self.measured.table, per_person=self.action_units.per_person)
             self.va_plot.reset()
         elif key == ord(" "):
             self.paused = not self.paused
@@ -292,8 +296,10 @@ class App:
         start = time.perf_counter()
         bar = None
         if not self.cfg.display:
+            # Into a log file or CI, every redraw is a line: there, one every few seconds.
             bar = self.stack.enter_context(tqdm(total=self.source.frame_count, unit="frame", desc="analysing",
-                                                dynamic_ncols=True, file=sys.stderr))
+                                                dynamic_ncols=True, file=sys.stderr,
+                                                mininterval=0.1 if sys.stderr.isatty() else 5.0))
         frames = iter(self.source)
         skipped = 0
         last_tick = time.perf_counter()
@@ -317,7 +323,7 @@ class App:
                 if bar is not None:
                     bar.update(1 + captured.skipped_frames - skipped)  # the skipped frames are behind us too
                     skipped = captured.skipped_frames
-                    bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces))
+                    bar.set_postfix(fps=f"{self.fps:.1f}", faces=len(result.faces), refresh=False)
                 elif not self.show(canvas, result):
                     self.summary.ended_by = "quit"
                     break
@@ -368,13 +374,12 @@ def print_still_summary(result: FrameResult) -> None:
     if not result.faces:
         print(f"{result.source}: no face found")
     for f in result.faces:
-        label = EMOTIONS[int(np.argmax(f.probs))]
         names = default_prototypes().au_names | default_measured().table.au_names
         aus = ", ".join(f"{k} {names[k]} ({v:.2f})" for k, v in sorted(f.aus.items(), key=lambda kv: -kv[1])
                         if v >= 0.05) or "none"
         kind = f.au_source + ("" if f.au_source == "measured" or f.measured_aus is not None else ", no mesh found")
         print(f"image: {result.source}  face #{f.track_id} at {f.box}\n"
-              f"  emotion: {label} ({100 * float(f.probs.max()):.1f}%)\n"
+              f"  emotion: {f.shown_label} ({100 * f.shown_confidence:.1f}%)\n"
               f"  action units: {aus}  [{kind}]\n"
               f"  valence: {f.valence:+.2f}  arousal: {f.arousal:+.2f}")
 

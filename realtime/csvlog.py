@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import math
 import os
 from pathlib import Path
 
@@ -22,12 +23,14 @@ def _columns() -> dict[str, list[str]]:
     measured = [f"measured_{au}" for au in default_measured().au_order]
     # valence and arousal are the kind named in va_source, both kinds follow; au_source names the AU
     # kind shown. au_measured (1/0) says whether the mesh was found, as OpenFace's `success` does; the
-    # measured columns are empty where it was not. Last, skipped_frames: unreadable frames (image
-    # folders: files) skipped in the source so far, up to this row's frame.
+    # measured columns are empty where it was not. shown_label is the label on screen (hysteresis,
+    # so not always `label`). Last, skipped_frames: unreadable frames (image folders: files)
+    # skipped in the source so far, up to this row's frame.
     columns = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
                + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
                + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
-                  "measured_arousal", "au_source", "au_measured"] + prototype + measured + ["skipped_frames"])
+                  "measured_arousal", "au_source", "au_measured"] + prototype + measured
+               + ["shown_label", "shown_confidence", "skipped_frames"])
     return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
 
 
@@ -65,16 +68,17 @@ class CsvLogger:
             x, y, w, h = face.box
             measured = (["" for _ in self.measured_order] if face.measured_aus is None
                         else [f"{face.measured_aus[au]:.4f}" for au in self.measured_order])
-            measured_va = ["", ""] if face.measured_va is None else [f"{v:.4f}" for v in face.measured_va]
+            measured_va = (["", ""] if math.isnan(face.measured_valence)
+                           else [f"{face.measured_valence:.4f}", f"{face.measured_arousal:.4f}"])
             self.writer.writerow(
                 [result.index, f"{result.timestamp_s:.4f}", result.source, face.track_id, x, y, w, h,
                  EMOTIONS[label], f"{face.probs[label]:.4f}"]
                 + [f"{p:.4f}" for p in face.probs] + [f"{p:.4f}" for p in face.raw_probs]
                 + [f"{face.valence:.4f}", f"{face.arousal:.4f}", face.va_source]
-                + [f"{v:.4f}" for v in face.prototype_va] + measured_va
+                + [f"{face.prototype_valence:.4f}", f"{face.prototype_arousal:.4f}"] + measured_va
                 + [face.au_source, int(face.measured_aus is not None)]
                 + [f"{face.prototype_aus.get(au, 0.0):.4f}" for au in self.prototype_order] + measured
-                + [result.skipped_frames])
+                + [face.shown_label, f"{face.shown_confidence:.4f}", result.skipped_frames])
             self.rows += 1
         # Flushed every frame so that a crash or power cut loses nothing already seen.
         self._flush()

@@ -67,8 +67,8 @@ def put_text(canvas, text, org, scale, color=WHITE, thickness=1) -> None:
 
 
 def label_of(face: Face) -> tuple[str, float]:
-    i = int(np.argmax(face.probs))
-    return EMOTIONS[i], float(face.probs[i])
+    """The shown label (it changes with hysteresis, see realtime/temporal.py) and its confidence."""
+    return face.shown_label, face.shown_confidence
 
 
 class BoxAnnotator:

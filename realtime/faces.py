@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from models import EMOTIONS
 
 
 @dataclass
@@ -40,6 +43,9 @@ class FaceMesh:
 
 @dataclass
 class Face:
+    """One face in one frame. Every float field and every dict of floats is a continuous signal
+    that realtime/temporal.py filters per track, by name: a new one needs no change there."""
+
     detection: Detection
     mesh: FaceMesh | None = None  # None where the landmarker did not find this face
     crop: np.ndarray | None = None  # uint8 [48, 48], upright, as the classifier sees it
@@ -50,15 +56,32 @@ class Face:
     measured_aus: dict[str, float] | None = None  # AU -> intensity the mesh shows; None: not measured
     au_source: str = "prototype"  # which of the two `aus` shows
     aus: dict[str, float] = field(default_factory=dict)  # AU name -> intensity in [0, 1], as shown
-    prototype_va: tuple[float, float] = (0.0, 0.0)  # (valence, arousal) from the prototype AUs
-    measured_va: tuple[float, float] | None = None  # from the measured AUs; None: not measured
+    prototype_valence: float = 0.0  # from the prototype AUs
+    prototype_arousal: float = 0.0
+    measured_valence: float = math.nan  # from the measured AUs; NaN: not measured
+    measured_arousal: float = math.nan
     va_source: str = "prototype"  # which of the two `valence` and `arousal` show
+    shown: int = -1  # index into models.EMOTIONS of the label shown, which changes with hysteresis
     valence: float = 0.0
     arousal: float = 0.0
 
     @property
     def box(self) -> tuple[int, int, int, int]:
         return self.detection.box
+
+    @property
+    def shown_index(self) -> int:
+        """`shown`, or the top class where no temporal model has set it."""
+        return self.shown if self.shown >= 0 else int(np.argmax(self.probs))
+
+    @property
+    def shown_label(self) -> str:
+        return EMOTIONS[self.shown_index]
+
+    @property
+    def shown_confidence(self) -> float:
+        """The smoothed probability of the shown label (not always the highest one)."""
+        return float(self.probs[self.shown_index])
 
 
 @dataclass

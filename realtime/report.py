@@ -112,8 +112,8 @@ class SessionLog:
     source: np.ndarray  # str [N]
     face_id: np.ndarray  # int64 [N]
     box: np.ndarray  # float64 [N, 4] x, y, w, h
-    label: np.ndarray  # int64 [N] index into EMOTIONS
-    confidence: np.ndarray  # float64 [N]
+    label: np.ndarray  # int64 [N] index into EMOTIONS: the shown label where the log has one
+    confidence: np.ndarray  # float64 [N], of that label
     probs: np.ndarray  # float64 [N, 7] smoothed, EMOTIONS order
     raw_probs: np.ndarray  # float64 [N, 7]
     valence: np.ndarray  # float64 [N]
@@ -169,17 +169,20 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         raise ReportError(f"{path}: no data rows after the header (no face was logged)")
 
     cells = dict(zip(header, zip(*rows, strict=True), strict=True))  # column name -> its cells
-    labels = cells["label"]
+    # The report tells what the user saw: the shown label, where the log has it (older logs do not).
+    label_column, confidence_column = ("shown_label", "shown_confidence") if "shown_label" in cells else (
+        "label", "confidence")
+    labels = cells[label_column]
     unknown = [i for i, label in enumerate(labels) if label not in EMOTIONS]
     if unknown:
         i = unknown[0]
-        raise ReportError(f"{path}: line {line_numbers[i]}, column 'label': unknown emotion '{labels[i]}' "
-                          f"(expected one of {', '.join(EMOTIONS)})")
+        raise ReportError(f"{path}: line {line_numbers[i]}, column '{label_column}': unknown emotion "
+                          f"'{labels[i]}' (expected one of {', '.join(EMOTIONS)})")
     au_columns = [h for h in header if AU_COLUMN.fullmatch(h)]
     measured_columns = [h for h in au_columns if h.startswith("measured_")]
     au_kind = "measured" if measured_columns and "measured" in cells.get("au_source", ()) else "prototype"
-    shown = measured_columns if au_kind == "measured" else [h for h in au_columns if h not in measured_columns]
-    ranges = NUMERIC_RANGES | dict.fromkeys(au_columns, (0, 1))
+    shown_aus = measured_columns if au_kind == "measured" else [h for h in au_columns if h not in measured_columns]
+    ranges = NUMERIC_RANGES | dict.fromkeys(au_columns, (0, 1)) | {confidence_column: (0, 1)}
     if SKIPPED_COLUMN in cells:
         ranges[SKIPPED_COLUMN] = (0, math.inf)
     values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi, blank_is_nan=name in measured_columns)
@@ -198,13 +201,13 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         face_id=values["face_id"][order],
         box=stacked("xywh"),
         label=np.array([EMOTIONS.index(s) for s in labels])[order],
-        confidence=values["confidence"][order],
+        confidence=values[confidence_column][order],
         probs=stacked(PROB_COLUMNS),
         raw_probs=stacked(RAW_PROB_COLUMNS),
         valence=values["valence"][order],
         arousal=values["arousal"][order],
-        au_names=[h.rsplit("_", 1)[-1] for h in shown],
-        aus=stacked(shown),
+        au_names=[h.rsplit("_", 1)[-1] for h in shown_aus],
+        aus=stacked(shown_aus),
         au_kind=au_kind,
         skipped_frames=int(values[SKIPPED_COLUMN].max()) if SKIPPED_COLUMN in values else 0,
     )

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 import signal
 import subprocess
@@ -21,8 +22,10 @@ pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cn
 
 
 def run_app(*args, timeout=300):
+    # As a user runs it: bench.steadiness, imported by another test module, turns tqdm off for its process.
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
     return subprocess.run([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +57,21 @@ def test_headless_run_logs_every_face_frame_with_one_stable_id(headless_run):
         probs = np.array([float(r[f"p_{e}"]) for e in EMOTIONS])
         assert probs.sum() == pytest.approx(1, abs=1e-3)
         assert r["label"] == EMOTIONS[int(probs.argmax())]
+        raw = np.array([float(r[f"raw_p_{e}"]) for e in EMOTIONS])
+        assert raw.sum() == pytest.approx(1, abs=1e-3)
+        # The shown label (with hysteresis) need not be the top class; its confidence is its own probability.
+        assert r["shown_label"] in EMOTIONS
+        assert float(r["shown_confidence"]) == pytest.approx(float(r[f"p_{r['shown_label']}"]), abs=1e-4)
         assert -1 <= float(r["valence"]) <= 1 and -1 <= float(r["arousal"]) <= 1
     # The astronaut smiles broadly: the model should say so, and valence should be positive.
-    assert sum(r["label"] == "happy" for r in rows) > 0.8 * len(rows)
+    assert sum(r["shown_label"] == "happy" for r in rows) > 0.8 * len(rows)
     assert np.mean([float(r["valence"]) for r in rows]) > 0.3
+
+
+def test_headless_progress_bar_into_a_pipe_is_not_a_line_per_frame(headless_run):
+    proc, out, facts = headless_run
+    # stderr was a pipe, not a terminal: the bar redraws every few seconds, not for each of the frames.
+    assert 1 <= proc.stderr.count("analysing") < facts["frames"] / 4, proc.stderr
 
 
 def test_headless_run_records_a_playable_video_with_every_frame(headless_run):
@@ -170,7 +184,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, face_video, case):
         "corrupt_weights": lambda: ["--source", video, "--weights", garbage("w.pth")],
         "bad_detector": lambda: ["--source", video, "--detector", garbage("d.tflite")],
         "bad_record_ext": lambda: ["--source", video, "--record", tmp_path / "out.xyz"],
-        "bad_smoothing": lambda: ["--source", video, "--smoothing", "1.5"],
+        "bad_smoothing": lambda: ["--source", video, "--smoothing", "-1"],
     }[case]()
     proc = run_app(*args, "--no-display")
     assert proc.returncode == 2, proc.stderr
@@ -206,5 +220,6 @@ def test_help_shows_only_real_defaults():
 
     text = " ".join(get_args_parser().format_help().split())
     assert "(default: None)" not in text and "(default: False)" not in text
-    assert "(default: 0.7)" in text  # --smoothing
+    assert "--smoothing SECONDS time constant of the probability smoothing" in text
+    assert "(default: 0.15)" in text
     assert "--weights WEIGHTS classifier checkpoint (default models/emotion_cnn.pth;" in text

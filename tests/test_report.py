@@ -154,6 +154,20 @@ def test_summary_agrees_with_csv(session_csv, tmp_path):
         assert sum(face["emotion_share"].values()) == pytest.approx(1, abs=1e-3)
 
 
+def test_the_report_uses_the_shown_label_where_the_log_has_one(tmp_path):
+    rows = two_face_rows()
+    for r in rows:  # the shown label, held by hysteresis, says neutral where the top class says otherwise
+        r["shown_label"], r["shown_confidence"] = "neutral", r["p_neutral"]
+    path = write_log(tmp_path / "shown.csv", rows, HEADER + ["shown_label", "shown_confidence"])
+    log = read_log(path)
+    assert set(log.label) == {EMOTIONS.index("neutral")}
+    np.testing.assert_allclose(log.confidence, [float(r["p_neutral"]) for r in by_frame(rows)], atol=1e-6)
+    summary = build_report(path, tmp_path / "out", progress=False)
+    assert all(face["emotion_share"]["neutral"] == 1 for face in summary["faces"].values())
+    assert {face["dominant_emotion"] for face in summary["faces"].values()} == {"neutral"}
+    assert any(r["label"] != "neutral" for r in rows)  # what the older 'label' column would have given
+
+
 def test_png_sizes_are_as_documented(session_csv, tmp_path):
     build_report(session_csv, tmp_path, progress=False)
     assert png_size(tmp_path / "timeline.png") == (1500, 120 + 580 * 2)
