@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models import EMOTIONS
-from train.data import IMAGE_SUFFIXES, default_cache_dir
+from train.data import IMAGE_SUFFIXES, cached_arrays, default_cache_dir
 
 CACHE_VERSION = 1
 
@@ -82,12 +82,4 @@ def cached_wild_dev(root: str | os.PathLike, cache_dir: Path | None = None) -> W
         key.update(f"{p.relative_to(root)}|{p.stat().st_size}|".encode())
     key.update(hashlib.sha1(LANDMARKER_PATH.read_bytes()).digest())
     cache = Path(cache_dir or default_cache_dir()) / f"wild-dev-{key.hexdigest()[:16]}.npz"
-    if cache.exists():
-        with np.load(cache) as z:
-            return WildDev(labels, **{k: z[k] for k in z.files})
-    result = run_pipeline(paths)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, **result)
-    os.replace(tmp, cache)
-    return WildDev(labels, **result)
+    return WildDev(labels, **cached_arrays(cache, lambda: run_pipeline(paths)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +199,23 @@ def source_fingerprint(source: Path) -> str:
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("FER_CACHE_DIR", Path.home() / ".cache" / "emotion-fer"))
+
+
+def cached_arrays(path: Path, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """build()'s named arrays through an .npz file: read back when it is there and whole, else built
+    and written under a temporary name first, so an interrupted run never leaves half a cache."""
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a torn write from an interrupted run: rebuild it
+    arrays = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return arrays
 
 
 def load(source: str | os.PathLike, cache_dir: Path | None = None,

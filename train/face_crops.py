@@ -13,7 +13,6 @@ setup; crops are cut from them on demand, at the app's framing or at a different
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from realtime import crop
 from realtime.faces import Detection
-from train.data import default_cache_dir
+from train.data import cached_arrays, default_cache_dir
 
 UPSCALE = 4
 CANVAS = 384
@@ -116,15 +115,4 @@ def cached_detections(images: np.ndarray, cache_dir: Path | None = None) -> Face
     key = hashlib.sha1(images.tobytes())
     key.update(f"{UPSCALE}|{CANVAS}|{DETECTOR}".encode())
     path = Path(cache_dir or default_cache_dir()) / f"face-detections-{key.hexdigest()[:16]}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return FaceDetections(z["boxes"], z["keypoints"], z["found"])
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a torn write from an interrupted run: rebuild it
-    result = detect(images)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, boxes=result.boxes, keypoints=result.keypoints, found=result.found)
-    os.replace(tmp, path)
-    return result
+    return FaceDetections(**cached_arrays(path, lambda: vars(detect(images))))

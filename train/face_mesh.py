@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from train.data import default_cache_dir, load
+from train.data import cached_arrays, default_cache_dir, load
 from train.face_crops import CANVAS, UPSCALE, FaceDetections, cached_detections, canvas
 
 N_BLENDSHAPES = 52
@@ -59,18 +58,8 @@ def cached_meshes(images: np.ndarray, cache_dir: Path | None = None, progress: b
     key.update(f"{CACHE_VERSION}|{UPSCALE}|{CANVAS}|{CROP_SCALE}|{CROP_PX}|".encode())
     key.update(hashlib.sha1(LANDMARKER_PATH.read_bytes()).digest())
     path = Path(cache_dir or default_cache_dir()) / f"face-meshes-{key.hexdigest()[:16]}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return FaceMeshes(z["blendshapes"], z["keypoints"], z["found"])
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a torn write from an interrupted run: rebuild it
-    result = measure(images, cached_detections(images, cache_dir), progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, blendshapes=result.blendshapes, keypoints=result.keypoints, found=result.found)
-    os.replace(tmp, path)
-    return result
+    return FaceMeshes(**cached_arrays(path, lambda: vars(measure(images, cached_detections(images, cache_dir),
+                                                                   progress))))
 
 
 def main(argv: list[str] | None = None) -> None:
