@@ -96,7 +96,7 @@ def test_csv_logger_columns_and_flush(tmp_path):
     path = tmp_path / "log.csv"
     probs = np.array([0.1, 0.0, 0.0, 0.7, 0.1, 0.05, 0.05], np.float32)
     f = Face(Detection((1, 2, 30, 40), 0.9), raw_probs=np.eye(7, dtype=np.float32)[0], track_id=3, probs=probs,
-             aus={"AU12": 0.7}, valence=0.5, arousal=0.3)
+             prototype_aus={"AU12": 0.7}, valence=0.5, arousal=0.3)
     logger = CsvLogger(path)
     logger.write(FrameResult(7, 0.25, "cam", np.zeros((2, 2, 3), np.uint8), [f]))
     rows = list(csv.DictReader(open(path)))  # readable before close: rows are flushed as they go
@@ -105,5 +105,6 @@ def test_csv_logger_columns_and_flush(tmp_path):
     r = rows[0]
     assert (r["frame"], r["face_id"], r["label"], r["x"], r["h"]) == ("7", "3", "happy", "1", "40")
     assert float(r["p_happy"]) == pytest.approx(0.7) and float(r["raw_p_happy"]) == pytest.approx(0.0)
-    assert float(r["AU12"]) == pytest.approx(0.7) and all(c in r for c in AU_ORDER)
+    assert float(r["prototype_AU12"]) == pytest.approx(0.7) and all(f"prototype_{c}" in r for c in AU_ORDER)
+    assert r["au_measured"] == "0" and r["measured_AU12"] == "" and r["measured_valence"] == ""
     assert float(r["valence"]) == pytest.approx(0.5)
