@@ -69,6 +69,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     model.add_argument("--landmarker", help="face landmarker .task bundle (default assets/face_landmarker.task)")
     model.add_argument("--no-landmarks", action="store_true",
                        help="skip the face mesh (no measured AUs; the pipeline runs about twice as fast)")
+    model.add_argument("--mesh-every", type=int, default=1, metavar="N",
+                       help="videos and cameras: measure each face's mesh on one frame in N, carrying it "
+                            "with the box in between (faster, AUs sampled less often)")
     model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
     temporal = p.add_argument_group("temporal model (per face; see realtime/temporal.py)")
     temporal.add_argument("--smoothing", type=float, default=TEMPORAL.smoothing_s, metavar="SECONDS",
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = AppConfig(
         source=args.source, width=args.width, height=args.height, fps=args.fps, weights=args.weights,
         device=args.device, precision=args.precision, detector=args.detector, landmarker=args.landmarker,
-        landmarks=not args.no_landmarks, min_detection=args.min_detection, temporal=temporal,
+        landmarks=not args.no_landmarks, mesh_every=args.mesh_every, min_detection=args.min_detection,
+        temporal=temporal,
         affect_mode=args.affect_mode, au_source=args.au_source, va_source=args.va_source, record=args.record,
         csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,

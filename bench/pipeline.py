@@ -1,6 +1,6 @@
 """Whole-pipeline speed, headless, on a 640x480 video with one face (or --faces N).
 
-    python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--video PATH] [--precision P]
+    python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--mesh-every N] [--video PATH] [--precision P]
                              [--classifier-threads N]
 
 Runs the app's own loop (realtime.app.run: decode, detect, track, landmarks, crop, classify,
@@ -117,6 +117,7 @@ def main() -> None:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.add_argument("--precision", default="auto", help="the app's classifier precision (auto, fp32, bf16, int8)")
     p.add_argument("--no-landmarks", action="store_true", help="the app without its face mesh stage")
+    p.add_argument("--mesh-every", type=int, default=1, help="the app's --mesh-every")
     p.add_argument("--classifier-threads", type=int, default=1,
                    help="CPU threads for the app's classifier")
     args = p.parse_args()
@@ -130,7 +131,8 @@ def main() -> None:
         naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
         summary = run(AppConfig(source=str(video), weights=args.weights, display=False, record=str(tmp / "app.mp4"),
                                 csv=str(tmp / "app.csv"), precision=args.precision,
-                                classifier_threads=args.classifier_threads, landmarks=not args.no_landmarks))
+                                classifier_threads=args.classifier_threads, landmarks=not args.no_landmarks,
+                                mesh_every=args.mesh_every))
     app_fps = summary.fps
     what = f"640x480 generated, {args.faces} face{'s' if args.faces > 1 else ''}"
     print(f"\nvideo: {video if args.video else what}, {summary.frames} frames, "

@@ -66,6 +66,7 @@ class AppConfig:
     min_detection: float = 0.6
     landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
     landmarks: bool = True  # False: no face mesh, so no measured AUs, for speed
+    mesh_every: int = 1  # videos and cameras: mesh each face on one frame in this many (realtime/landmarks.py)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     affect_mode: str = "soft"
     au_source: str = "measured"  # the AUs the panel, the report and the still summary show; the CSV logs both
@@ -130,7 +131,7 @@ class App:
         self.detector = stack.enter_context(
             FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills, tiled=source.stills))
         self.landmarker = (stack.enter_context(FaceLandmarker(cfg.landmarker or LANDMARKER_PATH,
-                                                              video=not source.stills))
+                                                              video=not source.stills, every=cfg.mesh_every))
                            if cfg.landmarks else None)
         self.tracker = FaceTracker()
         self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if source.stills else cfg.temporal)

@@ -42,10 +42,16 @@ class FaceLandmarker:
 
     video=True: one VIDEO-mode landmarker per track ID (timestamps must increase; retire() frees
     a track's); video=False: one IMAGE-mode landmarker for independent images.
+    every=N (video only): mesh each track on one frame in N; in between its last mesh is carried,
+    moved and scaled with the face's box, with the same blendshapes. The mesh model is most of the
+    pipeline's time (bench/README.md, "Whole pipeline"), so N=2 trades AU sampling rate for speed.
     """
 
-    def __init__(self, path: str | Path = LANDMARKER_PATH, video: bool = True):
-        self.path, self.video = Path(path), video
+    def __init__(self, path: str | Path = LANDMARKER_PATH, video: bool = True, every: int = 1):
+        if every < 1:
+            raise ValueError(f"the mesh must be measured at least every frame (every >= 1), got {every}")
+        self.path, self.video, self.every = Path(path), video, every
+        self._carried: dict[int, tuple[int, FaceMesh, tuple[int, int, int, int]]] = {}  # frames since, mesh, box
         if not self.path.is_file():
             raise LandmarkerError(f"{self.path}: face landmarker model not found")
         try:
@@ -94,6 +100,7 @@ class FaceLandmarker:
     def retire(self, track_ids: list[int]) -> None:
         """Hand the landmarkers of tracks that ended back to the pool (creating one costs ~50 ms)."""
         for track_id in track_ids:
+            self._carried.pop(track_id, None)
             task = self._by_track.pop(track_id, None)
             if task is not None:
                 self._spare.append(task)
@@ -103,7 +110,17 @@ class FaceLandmarker:
         if self.video:
             self._last_ts = max(int(timestamp_ms), self._last_ts + 1)
         for face in faces:
+            carried = self._carried.get(face.track_id) if self.video and self.every > 1 else None
+            if carried is not None and carried[0] + 1 < self.every:
+                face.mesh = _moved(carried[1], carried[2], face.box)
+                self._carried[face.track_id] = (carried[0] + 1, carried[1], carried[2])
+                continue
             face.mesh = self._measure_one(frame_bgr, face)
+            if self.video and self.every > 1:
+                if face.mesh is None:
+                    self._carried.pop(face.track_id, None)
+                else:
+                    self._carried[face.track_id] = (0, face.mesh, face.box)
 
     def _task_for(self, track_id: int) -> vision.FaceLandmarker:
         if not self.video:
@@ -139,3 +156,12 @@ class FaceLandmarker:
         scores = {c.category_name: c.score for c in result.face_blendshapes[0]}
         blendshapes = np.array([scores.get(name, 0.0) for name in BLENDSHAPE_NAMES], np.float32)
         return FaceMesh(points, blendshapes)
+
+
+def _moved(mesh: FaceMesh, old_box: tuple[int, int, int, int], box: tuple[int, int, int, int]) -> FaceMesh:
+    """The mesh carried from old_box to box: shifted with the box's centre, scaled with its size."""
+    ox, oy, ow, oh = old_box
+    x, y, w, h = box
+    scale = max(w, h) / max(ow, oh, 1)
+    centre_old, centre = np.float32([ox + ow / 2, oy + oh / 2]), np.float32([x + w / 2, y + h / 2])
+    return FaceMesh(centre + (mesh.landmarks - centre_old) * np.float32(scale), mesh.blendshapes)

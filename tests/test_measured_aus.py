@@ -300,3 +300,27 @@ def test_without_landmarks_every_face_keeps_its_emotion_and_says_it_was_not_meas
     assert row["label"] == "happy" and row["au_measured"] == "0" and row["au_source"] == "prototype"
     assert all(row[c] == "" for c in MEASURED_AU_COLUMNS) and row["measured_valence"] == ""
     assert float(row["prototype_AU12"]) > 0.5
+
+
+def test_mesh_every_other_frame_carries_the_last_mesh_with_the_box(astronaut_bgr):
+    image = astronaut_bgr.copy()
+    with FaceDetector(video=False) as detector:
+        (detection,) = detector.detect(image)
+    x, y, w, h = detection.box
+    moved = Detection((x + 10, y + 4, w, h), detection.score, detection.keypoints + np.float32([10, 4]))
+    shifted = np.roll(image, (4, 10), axis=(0, 1))
+    with FaceLandmarker(video=True, every=2) as landmarker:
+        first = Face(detection, track_id=1)
+        landmarker.measure(image, [first], 0)
+        carried = Face(moved, track_id=1)
+        landmarker.measure(shifted, [carried], 33)
+        assert np.array_equal(carried.mesh.blendshapes, first.mesh.blendshapes)
+        assert np.allclose(carried.mesh.landmarks - first.mesh.landmarks, [10, 4], atol=1e-3)
+        landmarker.retire([1])
+        # A retired track is measured again at once: on the unshifted photo its mesh stays where the
+        # face is, where a carried one would have moved with the (moved) box.
+        fresh = Face(moved, track_id=1)
+        landmarker.measure(image, [fresh], 66)
+        assert np.abs(fresh.mesh.landmarks - first.mesh.landmarks).mean() < 2
+    with pytest.raises(ValueError, match="every >= 1"):
+        FaceLandmarker(every=0)
