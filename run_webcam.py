@@ -26,13 +26,14 @@ if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
 
 from mappings import MappingError  # noqa: E402
 from models.checkpoint import CheckpointError  # noqa: E402
-from realtime.app import AU_SOURCES, AppConfig, run  # noqa: E402
+from realtime.app import AppConfig, run  # noqa: E402
 from realtime.capture import CaptureError  # noqa: E402
 from realtime.classify import PRECISIONS  # noqa: E402
 from realtime.csvlog import LogError  # noqa: E402
 from realtime.detect import DetectorError  # noqa: E402
 from realtime.draw import Overlays  # noqa: E402
 from realtime.landmarks import LandmarkerError  # noqa: E402
+from realtime.pipeline import AU_SOURCES, PipelineOptions  # noqa: E402
 from realtime.preflight import PreflightError  # noqa: E402
 from realtime.record import RecordError  # noqa: E402
 from realtime.report import ReportError  # noqa: E402
@@ -121,13 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    pipeline = PipelineOptions(
+        weights=args.weights, device=args.device, precision=args.precision, detector=args.detector,
+        landmarker=args.landmarker, landmarks=not args.no_landmarks, mesh_every=args.mesh_every,
+        min_detection=args.min_detection, temporal=temporal, affect_mode=args.affect_mode,
+        au_source=args.au_source, va_source=args.va_source)
     cfg = AppConfig(
-        source=args.source, width=args.width, height=args.height, fps=args.fps, weights=args.weights,
-        device=args.device, precision=args.precision, detector=args.detector, landmarker=args.landmarker,
-        landmarks=not args.no_landmarks, mesh_every=args.mesh_every, min_detection=args.min_detection,
-        temporal=temporal,
-        affect_mode=args.affect_mode, au_source=args.au_source, va_source=args.va_source, record=args.record,
-        csv=args.csv, report=args.report,
+        source=args.source, width=args.width, height=args.height, fps=args.fps, pipeline=pipeline,
+        record=args.record, csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va),
     )

@@ -31,6 +31,7 @@ from models.checkpoint import DEFAULT_WEIGHTS, load_model  # noqa: E402
 from realtime.app import STAGES, AppConfig, run  # noqa: E402
 from realtime.crop import crop_face  # noqa: E402
 from realtime.detect import FaceDetector  # noqa: E402
+from realtime.pipeline import PipelineOptions  # noqa: E402
 
 
 def make_video(path: Path, frames: int, faces: int = 1) -> None:
@@ -129,10 +130,11 @@ def main() -> None:
         # Warm the file cache and the lazy imports so that neither loop pays for them.
         naive_loop(video, tmp / "warm.mp4", args.weights)
         naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
-        summary = run(AppConfig(source=str(video), weights=args.weights, display=False, record=str(tmp / "app.mp4"),
-                                csv=str(tmp / "app.csv"), precision=args.precision,
-                                classifier_threads=args.classifier_threads, landmarks=not args.no_landmarks,
-                                mesh_every=args.mesh_every))
+        options = PipelineOptions(weights=args.weights, precision=args.precision,
+                                  classifier_threads=args.classifier_threads, landmarks=not args.no_landmarks,
+                                  mesh_every=args.mesh_every)
+        summary = run(AppConfig(source=str(video), display=False, record=str(tmp / "app.mp4"),
+                                csv=str(tmp / "app.csv"), pipeline=options))
     app_fps = summary.fps
     what = f"640x480 generated, {args.faces} face{'s' if args.faces > 1 else ''}"
     print(f"\nvideo: {video if args.video else what}, {summary.frames} frames, "

@@ -34,6 +34,7 @@ from mappings import affect_batch  # noqa: E402
 from models import EMOTIONS  # noqa: E402
 from realtime.app import AppConfig, run  # noqa: E402
 from realtime.faces import Detection, Face  # noqa: E402
+from realtime.pipeline import PipelineOptions  # noqa: E402
 from realtime.temporal import TemporalConfig, TemporalModel  # noqa: E402
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
@@ -263,7 +264,8 @@ def collect(videos: list[Path], workdir: Path) -> list[Track]:
 
 def _analyse(video: Path, workdir: Path, fps: float, one_track: bool = False, name: str | None = None) -> list[Track]:
     log = workdir / f"{video.stem}.csv"
-    run(AppConfig(source=str(video), display=False, temporal=TemporalConfig(smoothing_s=0.0), csv=str(log),
+    run(AppConfig(source=str(video), display=False, pipeline=PipelineOptions(temporal=TemporalConfig(smoothing_s=0.0)),
+                  csv=str(log),
                   output_dir=str(workdir)))
     found = read_tracks(log, name or video.name, fps, one_track)
     frames = sum(len(t.frames) for t in found)

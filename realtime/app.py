@@ -20,13 +20,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from mappings import affect, default_measured, default_prototypes
-from realtime.action_units import MeasuredActionUnits
+from mappings import default_measured, default_prototypes
 from realtime.capture import DEFAULT_FPS, FrameSource, open_source
-from realtime.classify import EmotionClassifier
-from realtime.crop import alignment, crop_faces
 from realtime.csvlog import CsvLogger
-from realtime.detect import FaceDetector
 from realtime.draw import (
     ActionUnitAnnotator,
     BoxAnnotator,
@@ -38,18 +34,15 @@ from realtime.draw import (
     ValenceArousalAnnotator,
     no_face_hint,
 )
-from realtime.faces import Face, FrameResult
-from realtime.landmarks import LANDMARKER_PATH, FaceLandmarker
+from realtime.faces import FrameResult
+from realtime.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, load_classifier
 from realtime.preflight import check_display, check_outputs
 from realtime.record import VideoRecorder
-from realtime.temporal import TemporalConfig, TemporalModel
-from realtime.track import FaceTracker
 
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
 MAX_WINDOW = (1280, 720)  # an HD webcam frame opens 1:1; bigger frames open shrunk to fit
-STAGES = ("decode", "detect", "landmarks", "crop", "classify", "track", "draw", "encode")
-AU_SOURCES = ("measured", "prototype")
+STAGES = ("decode", *PIPELINE_STAGES, "draw", "encode")
 
 
 @dataclass
@@ -58,19 +51,7 @@ class AppConfig:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
-    weights: str | None = None
-    device: str = "auto"
-    precision: str = "auto"
-    classifier_threads: int = 1  # see realtime/classify.py before raising it
-    detector: str = "short"
-    min_detection: float = 0.6
-    landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
-    landmarks: bool = True  # False: no face mesh, so no measured AUs, for speed
-    mesh_every: int = 1  # videos and cameras: mesh each face on one frame in this many (realtime/landmarks.py)
-    temporal: TemporalConfig = field(default_factory=TemporalConfig)
-    affect_mode: str = "soft"
-    au_source: str = "measured"  # the AUs the panel, the report and the still summary show; the CSV logs both
-    va_source: str = "prototype"  # the valence/arousal shown and reported (bench/measured_aus.py chose it)
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)  # what the analysis computes
     record: str | None = None
     csv: str | None = None
     report: str | None = None
@@ -124,23 +105,17 @@ class StageTimer:
 
 
 class App:
-    def __init__(self, cfg: AppConfig, source: FrameSource, classifier: EmotionClassifier, stack: ExitStack):
-        self.cfg, self.source, self.classifier, self.stack = cfg, source, classifier, stack
+    """The window around a Pipeline: it owns the display, keys, drawing, recording and the CSV log."""
+
+    def __init__(self, cfg: AppConfig, source: FrameSource, pipeline: Pipeline, stack: ExitStack):
+        self.cfg, self.source, self.pipeline, self.stack = cfg, source, pipeline, stack
         self.overlays = cfg.overlays
         self.mirror = cfg.mirror if cfg.mirror is not None else source.live
-        self.detector = stack.enter_context(
-            FaceDetector(cfg.detector, cfg.min_detection, video=not source.stills, tiled=source.stills))
-        self.landmarker = (stack.enter_context(FaceLandmarker(cfg.landmarker or LANDMARKER_PATH,
-                                                              video=not source.stills, every=cfg.mesh_every))
-                           if cfg.landmarks else None)
-        self.tracker = FaceTracker()
-        self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if source.stills else cfg.temporal)
-        self.measured = default_measured()
-        self.action_units = MeasuredActionUnits(self.measured.table, per_person=not source.stills)
+        measured = default_measured().table
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
-        self.au_list = ActionUnitAnnotator(default_prototypes().au_names | self.measured.table.au_names,
-                                           self.measured.table.weak)
+        self.au_list = ActionUnitAnnotator(default_prototypes().au_names | measured.au_names, measured.weak)
         self.va_plot, self.mesh = ValenceArousalAnnotator(), LandmarkAnnotator()
+        classifier = pipeline.classifier
         backend = f"{classifier.device.type} {classifier.precision}"
         self.hud, self.help = HudAnnotator(backend), HelpAnnotator()
         self.recorder: VideoRecorder | None = None
@@ -169,63 +144,16 @@ class App:
 
     # -- one frame ---------------------------------------------------------------------------
     def process(self, image: np.ndarray, index: int, timestamp_s: float, source: str) -> FrameResult:
-        t = time.perf_counter
-        t0 = t()
+        """The pipeline's analysis of the frame as shown (mirrored or not), and the plot's history."""
         if self.mirror:
             image = cv2.flip(image, 1)
-        timestamp_ms = None if self.source.stills else int(timestamp_s * 1000)
-        detections = self.detector.detect(image, timestamp_ms)
-        faces = [Face(d) for d in detections]
-        if self.source.stills:
-            faces.sort(key=lambda f: f.box[0])
-            for i, f in enumerate(faces):
-                f.track_id = i + 1  # every image stands alone, its faces numbered left to right
-            retired = []
-        else:
-            retired = self.tracker.update(faces)
-        t1 = t()
-        if self.landmarker is not None:
-            self.landmarker.retire(retired)
-            self.landmarker.measure(image, faces, timestamp_ms)
-        t2 = t()
-        crops = crop_faces(image, [alignment(f) for f in faces])
-        for f, c in zip(faces, crops, strict=True):
-            f.crop = c
-        t3 = t()
-        probs = self.classifier.predict(crops)
-        for f, p in zip(faces, probs, strict=True):
-            f.raw_probs = p
-        t4 = t()
-        self.action_units.update(faces, retired, timestamp_s)
-        for f in faces:
-            self.apply_affect(f)
-        # Last: it smooths the probabilities and filters every signal set above, by name.
-        self.temporal.update(faces, retired, timestamp_s)
+        result = self.pipeline.process(image, timestamp_s, index=index, source=source)
+        for stage, seconds in self.pipeline.stage_seconds.items():
+            self.timer.add(stage, seconds)
         if self.source.stills:
             self.va_plot.reset()
-        self.va_plot.update(faces, retired)
-        t5 = t()
-        for stage, seconds in (("detect", t1 - t0), ("landmarks", t2 - t1), ("crop", t3 - t2),
-                               ("classify", t4 - t3), ("track", t5 - t4)):
-            self.timer.add(stage, seconds)
-        return FrameResult(index, timestamp_s, source, image, faces)
-
-    def apply_affect(self, face: Face) -> None:
-        """Both kinds of AUs and of valence/arousal on the face; the chosen kinds are shown, where the
-        mesh was found for the measured ones (else the prototype's)."""
-        # From this frame's probabilities: the temporal model filters every value set here afterwards.
-        proto = affect(face.raw_probs, mode=self.cfg.affect_mode)
-        face.prototype_aus, face.prototype_valence, face.prototype_arousal = proto.aus, proto.valence, proto.arousal
-        measured = face.measured_aus is not None
-        if measured:
-            valence, arousal = self.measured.valence_arousal(np.array([list(face.measured_aus.values())]))
-            face.measured_valence, face.measured_arousal = float(valence[0]), float(arousal[0])
-        face.au_source = "measured" if self.cfg.au_source == "measured" and measured else "prototype"
-        # A copy: the shown dict is filtered under its own name, and must not be filtered twice.
-        face.aus = dict(face.measured_aus if face.au_source == "measured" else proto.aus)
-        face.va_source = "measured" if self.cfg.va_source == "measured" and measured else "prototype"
-        face.valence, face.arousal = ((face.measured_valence, face.measured_arousal) if face.va_source == "measured"
-                                      else (face.prototype_valence, face.prototype_arousal))
+        self.va_plot.update(result.faces, result.retired)
+        return result
 
     def render(self, result: FrameResult) -> np.ndarray:
         t0 = time.perf_counter()
@@ -274,11 +202,7 @@ class App:
             setattr(self.overlays, name, not getattr(self.overlays, name))
         elif key == ord("m"):
             self.mirror = not self.mirror
-            if self.landmarker is not None:
-                self.landmarker.retire([t.track_id for t in self.tracker.tracks])
-            self.tracker = FaceTracker()  # boxes jump across the frame: start tracks afresh
-            self.temporal = TemporalModel(self.temporal.cfg)  # the new tracks reuse the old IDs
-            self.action_units = MeasuredActionUnits(self.measured.table, per_person=self.action_units.per_person)
+            self.pipeline.reset()  # boxes jump across the frame: start every face afresh
             self.va_plot.reset()
         elif key == ord(" "):
             self.paused = not self.paused
@@ -428,11 +352,10 @@ def run(cfg: AppConfig) -> RunSummary:
     for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
         signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
-        weights = {"weights": cfg.weights} if cfg.weights else {}
-        classifier = EmotionClassifier(device=cfg.device, precision=cfg.precision,
-                                       cpu_threads=cfg.classifier_threads, **weights)
+        classifier = load_classifier(cfg.pipeline)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
-        app = App(cfg, source, classifier, stack)
+        pipeline = stack.enter_context(Pipeline(cfg.pipeline, stills=source.stills, classifier=classifier))
+        app = App(cfg, source, pipeline, stack)
         if cfg.display:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             stack.callback(cv2.destroyAllWindows)

@@ -42,6 +42,40 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'realtime.csvlog' has no attribute {name!r}")
 
 
+def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
+    """One dict per face, keyed by COLUMNS: what the CSV holds, typed. Floats are rounded to the
+    CSV's 4 decimals, so a row read back from the log equals the one computed; measured values
+    are None where the mesh was not found (empty cells in the CSV)."""
+    prototype_order = default_prototypes().au_order
+    measured_order = default_measured().au_order
+    rows = []
+    for face in result.faces:
+        label = int(face.probs.argmax())
+        measured = face.measured_aus is not None
+        values = ([result.index, _r(result.timestamp_s), result.source, face.track_id, *map(int, face.box),
+                   EMOTIONS[label], _r(face.probs[label])]
+                  + [_r(p) for p in face.probs] + [_r(p) for p in face.raw_probs]
+                  + [_r(face.valence), _r(face.arousal), face.va_source, _r(face.prototype_valence),
+                     _r(face.prototype_arousal)]
+                  + [None if math.isnan(v) else _r(v) for v in (face.measured_valence, face.measured_arousal)]
+                  + [face.au_source, int(measured)]
+                  + [_r(face.prototype_aus.get(au, 0.0)) for au in prototype_order]
+                  + [_r(face.measured_aus[au]) if measured else None for au in measured_order]
+                  + [face.shown_label, _r(face.shown_confidence), result.skipped_frames])
+        rows.append(dict(zip(_columns()["COLUMNS"], values, strict=True)))
+    return rows
+
+
+def _r(x) -> float:
+    return round(float(x), 4)
+
+
+def _cell(value) -> str | int:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if isinstance(value, float) else value
+
+
 class LogError(Exception):
     """A log that cannot be written; the message is one line for the user."""
 
@@ -49,8 +83,6 @@ class LogError(Exception):
 class CsvLogger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.prototype_order = default_prototypes().au_order
-        self.measured_order = default_measured().au_order
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.file = open(self.path, "w", newline="")
@@ -63,22 +95,8 @@ class CsvLogger:
         self._flush()
 
     def write(self, result: FrameResult) -> None:
-        for face in result.faces:
-            label = int(face.probs.argmax())
-            x, y, w, h = face.box
-            measured = (["" for _ in self.measured_order] if face.measured_aus is None
-                        else [f"{face.measured_aus[au]:.4f}" for au in self.measured_order])
-            measured_va = (["", ""] if math.isnan(face.measured_valence)
-                           else [f"{face.measured_valence:.4f}", f"{face.measured_arousal:.4f}"])
-            self.writer.writerow(
-                [result.index, f"{result.timestamp_s:.4f}", result.source, face.track_id, x, y, w, h,
-                 EMOTIONS[label], f"{face.probs[label]:.4f}"]
-                + [f"{p:.4f}" for p in face.probs] + [f"{p:.4f}" for p in face.raw_probs]
-                + [f"{face.valence:.4f}", f"{face.arousal:.4f}", face.va_source]
-                + [f"{face.prototype_valence:.4f}", f"{face.prototype_arousal:.4f}"] + measured_va
-                + [face.au_source, int(face.measured_aus is not None)]
-                + [f"{face.prototype_aus.get(au, 0.0):.4f}" for au in self.prototype_order] + measured
-                + [face.shown_label, f"{face.shown_confidence:.4f}", result.skipped_frames])
+        for row in face_rows(result):
+            self.writer.writerow([_cell(v) for v in row.values()])
             self.rows += 1
         # Flushed every frame so that a crash or power cut loses nothing already seen.
         self._flush()

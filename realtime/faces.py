@@ -92,3 +92,4 @@ class FrameResult:
     image: np.ndarray  # BGR frame as captured
     faces: list[Face] = field(default_factory=list)
     skipped_frames: int = 0  # unreadable frames (image sources: files) the source skipped so far
+    retired: list[int] = field(default_factory=list)  # track IDs that ended at this frame

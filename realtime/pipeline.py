@@ -1,0 +1,227 @@
+"""The analysis with no window: one frame in, the frame's face records out.
+
+    from realtime.pipeline import Pipeline, PipelineOptions, analyze_video, analyze_images
+
+    with Pipeline(PipelineOptions(landmarks=False)) as pipe:        # a video or a camera
+        for t, frame in frames:                                     # BGR uint8, t in seconds
+            result = pipe.process(frame, t)                         # FrameResult: result.faces
+
+    rows = analyze_video("clip.mp4", progress=True)                 # one dict per face per frame,
+    rows = analyze_images("photos/")                                # the columns of the app's CSV
+
+Per frame, one way: detect -> track (stills: number faces left to right) -> face mesh and measured
+AUs -> crop -> classify -> prototype AUs and valence/arousal -> temporal model. The window app
+(realtime/app.py), the batch runner (realtime/batch.py), the benchmarks and the tests all call
+`Pipeline.process`, so what the app shows and logs is what a script gets.
+
+The rows are plain dicts rather than a pandas DataFrame: pandas is not otherwise needed by the
+app, and `pandas.DataFrame(rows)` makes one in a line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from mappings import affect, default_measured
+from realtime.action_units import MeasuredActionUnits
+from realtime.capture import IMAGE_SUFFIXES, CaptureError, FrameSource, ImageSource, open_source
+from realtime.classify import EmotionClassifier
+from realtime.crop import alignment, crop_faces
+from realtime.csvlog import face_rows
+from realtime.detect import FaceDetector
+from realtime.faces import Face, FrameResult
+from realtime.landmarks import LANDMARKER_PATH, FaceLandmarker
+from realtime.temporal import TemporalConfig, TemporalModel
+from realtime.track import FaceTracker
+
+AU_SOURCES = ("measured", "prototype")
+PIPELINE_STAGES = ("detect", "landmarks", "crop", "classify", "track")
+
+
+@dataclass
+class PipelineOptions:
+    """Everything that changes what the analysis returns (run_webcam.py's "models" and "temporal" flags)."""
+
+    weights: str | None = None  # classifier checkpoint; default models/emotion_cnn.pth
+    device: str = "auto"
+    precision: str = "auto"
+    classifier_threads: int = 1  # see realtime/classify.py before raising it
+    detector: str = "short"
+    min_detection: float = 0.6
+    landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
+    landmarks: bool = True  # False: no face mesh, so no measured AUs, for speed
+    mesh_every: int = 1  # videos and cameras: mesh each face on one frame in this many (realtime/landmarks.py)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    affect_mode: str = "soft"
+    au_source: str = "measured"  # the AUs shown and reported; the rows hold both kinds
+    va_source: str = "prototype"  # the valence/arousal shown and reported (bench/measured_aus.py chose it)
+
+    def __post_init__(self):
+        for name in ("au_source", "va_source"):
+            if getattr(self, name) not in AU_SOURCES:
+                raise ValueError(f"{name} must be one of {', '.join(AU_SOURCES)}, not {getattr(self, name)!r}")
+        if self.affect_mode not in ("soft", "argmax"):
+            raise ValueError(f"affect_mode must be soft or argmax, not {self.affect_mode!r}")
+
+
+def load_classifier(options: PipelineOptions) -> EmotionClassifier:
+    """The classifier alone: the slow part to load, shared by every Pipeline a batch worker builds."""
+    weights = {"weights": options.weights} if options.weights else {}
+    return EmotionClassifier(device=options.device, precision=options.precision,
+                             cpu_threads=options.classifier_threads, **weights)
+
+
+class Pipeline:
+    """The per-frame analysis; a context manager that owns the MediaPipe tasks.
+
+    stills: every frame is an independent image (no tracking, smoothing or per-person AU
+    baselines; faces numbered left to right; large images searched in tiles). Otherwise frames
+    are consecutive video, and `process` needs increasing timestamps.
+    classifier: an already loaded one to share; by default it is loaded from the options.
+    """
+
+    def __init__(self, options: PipelineOptions | None = None, stills: bool = False,
+                 classifier: EmotionClassifier | None = None):
+        self.options = options = options or PipelineOptions()
+        self.stills = stills
+        self.classifier = classifier or load_classifier(options)
+        self._stack = ExitStack()
+        try:
+            self.detector = self._stack.enter_context(
+                FaceDetector(options.detector, options.min_detection, video=not stills, tiled=stills))
+            self.landmarker = (self._stack.enter_context(
+                FaceLandmarker(options.landmarker or LANDMARKER_PATH, video=not stills, every=options.mesh_every))
+                if options.landmarks else None)
+        except BaseException:
+            self._stack.close()
+            raise
+        self.measured = default_measured()
+        self.stage_seconds: dict[str, float] = {}  # the last frame's time per stage, PIPELINE_STAGES
+        self._clock_start: float | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every face: new IDs, smoothing and AU baselines from the next frame (the app's mirror key)."""
+        if self.landmarker is not None and hasattr(self, "tracker"):
+            self.landmarker.retire([t.track_id for t in self.tracker.tracks])
+        self.tracker = FaceTracker()
+        self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if self.stills else self.options.temporal)
+        self.action_units = MeasuredActionUnits(self.measured.table, per_person=not self.stills)
+
+    def process(self, frame_bgr: np.ndarray, timestamp_s: float | None = None, *, index: int = 0,
+                source: str = "") -> FrameResult:
+        """Analyse one BGR uint8 frame. timestamp_s: seconds since the stream began, increasing;
+        None takes the time since the first call (a live feed). Stills ignore it."""
+        if self.stills:
+            timestamp_s = 0.0
+        elif timestamp_s is None:
+            now = time.monotonic()
+            self._clock_start = now if self._clock_start is None else self._clock_start
+            timestamp_s = now - self._clock_start
+        t = time.perf_counter
+        t0 = t()
+        timestamp_ms = None if self.stills else int(timestamp_s * 1000)
+        faces = [Face(d) for d in self.detector.detect(frame_bgr, timestamp_ms)]
+        if self.stills:
+            faces.sort(key=lambda f: f.box[0])
+            for i, f in enumerate(faces):
+                f.track_id = i + 1  # every image stands alone, its faces numbered left to right
+            retired = []
+        else:
+            retired = self.tracker.update(faces)
+        t1 = t()
+        if self.landmarker is not None:
+            self.landmarker.retire(retired)
+            self.landmarker.measure(frame_bgr, faces, timestamp_ms)
+        t2 = t()
+        crops = crop_faces(frame_bgr, [alignment(f) for f in faces])
+        for f, c in zip(faces, crops, strict=True):
+            f.crop = c
+        t3 = t()
+        for f, p in zip(faces, self.classifier.predict(crops), strict=True):
+            f.raw_probs = p
+        t4 = t()
+        self.action_units.update(faces, retired, timestamp_s)
+        for f in faces:
+            self._apply_affect(f)
+        # Last: it smooths the probabilities and filters every signal set above, by name.
+        self.temporal.update(faces, retired, timestamp_s)
+        t5 = t()
+        self.stage_seconds = dict(zip(PIPELINE_STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True))
+        return FrameResult(index, timestamp_s, source, frame_bgr, faces, retired=retired)
+
+    def _apply_affect(self, face: Face) -> None:
+        """Both kinds of AUs and of valence/arousal on the face; the chosen kinds are shown, where the
+        mesh was found for the measured ones (else the prototype's)."""
+        # From this frame's probabilities: the temporal model filters every value set here afterwards.
+        proto = affect(face.raw_probs, mode=self.options.affect_mode)
+        face.prototype_aus, face.prototype_valence, face.prototype_arousal = proto.aus, proto.valence, proto.arousal
+        measured = face.measured_aus is not None
+        if measured:
+            valence, arousal = self.measured.valence_arousal(np.array([list(face.measured_aus.values())]))
+            face.measured_valence, face.measured_arousal = float(valence[0]), float(arousal[0])
+        face.au_source = "measured" if self.options.au_source == "measured" and measured else "prototype"
+        # A copy: the shown dict is filtered under its own name, and must not be filtered twice.
+        face.aus = dict(face.measured_aus if face.au_source == "measured" else proto.aus)
+        face.va_source = "measured" if self.options.va_source == "measured" and measured else "prototype"
+        face.valence, face.arousal = ((face.measured_valence, face.measured_arousal) if face.va_source == "measured"
+                                      else (face.prototype_valence, face.prototype_arousal))
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def analyze_source(source: FrameSource, options: PipelineOptions | None = None, progress: bool = False,
+                   classifier: EmotionClassifier | None = None, desc: str | None = None) -> list[dict]:
+    """Every frame of an open source through one Pipeline: a row per face per frame (csvlog.face_rows)."""
+    rows: list[dict] = []
+    with Pipeline(options, stills=source.stills, classifier=classifier) as pipe, \
+            tqdm(total=source.frame_count, unit="frame", desc=desc or Path(source.name).name, leave=False,
+                 disable=not progress) as bar:
+        for captured in source:
+            result = pipe.process(captured.image, captured.timestamp_s, index=captured.index, source=captured.source)
+            result.skipped_frames = captured.skipped_frames
+            rows += face_rows(result)
+            bar.update(captured.index + 1 - bar.n)  # indices count the unreadable frames skipped too
+    return rows
+
+
+def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False) -> list[dict]:
+    """One row per face per frame of a video file, with the columns of the app's CSV log
+    (realtime.csvlog.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`."""
+    if Path(path).is_dir() or Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        raise CaptureError(f"{path}: not a video file (for images, use analyze_images)")
+    with open_source(str(path)) as source:
+        return analyze_source(source, options, progress)
+
+
+def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: PipelineOptions | None = None,
+                   progress: bool = False) -> list[dict]:
+    """One row per face per image, each image on its own (faces numbered left to right), with the
+    app's CSV columns. Takes a folder (its images, sorted) or a list of image paths; an unreadable
+    image is skipped and counted in `skipped_frames`."""
+    if isinstance(paths_or_folder, (str, Path)):
+        if not Path(paths_or_folder).is_dir() and Path(paths_or_folder).suffix.lower() not in IMAGE_SUFFIXES:
+            raise CaptureError(f"{paths_or_folder}: neither an image nor a folder of images")
+        source = open_source(str(paths_or_folder))
+    else:
+        paths = [Path(p) for p in paths_or_folder]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing or not paths:
+            raise CaptureError(f"{missing[0]}: no such image" if missing else "no images given")
+        source = ImageSource(paths, str(paths[0].parent))
+    with source:
+        return analyze_source(source, options, progress)
