@@ -70,7 +70,8 @@ def _r(x) -> float:
     return round(float(x), 4)
 
 
-def _cell(value) -> str | int:
+def cell_text(value) -> str | int:
+    """A face_rows value as the CSV writes it."""
     if value is None:
         return ""
     return f"{value:.4f}" if isinstance(value, float) else value
@@ -96,7 +97,7 @@ class CsvLogger:
 
     def write(self, result: FrameResult) -> None:
         for row in face_rows(result):
-            self.writer.writerow([_cell(v) for v in row.values()])
+            self.writer.writerow([cell_text(v) for v in row.values()])
             self.rows += 1
         # Flushed every frame so that a crash or power cut loses nothing already seen.
         self._flush()

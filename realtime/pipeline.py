@@ -21,7 +21,7 @@ app, and `pandas.DataFrame(rows)` makes one in a line.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,18 +185,23 @@ class Pipeline:
 
 
 def analyze_source(source: FrameSource, options: PipelineOptions | None = None, progress: bool = False,
-                   classifier: EmotionClassifier | None = None, desc: str | None = None) -> list[dict]:
-    """Every frame of an open source through one Pipeline: a row per face per frame (csvlog.face_rows)."""
-    rows: list[dict] = []
+                   classifier: EmotionClassifier | None = None,
+                   on_frames: Callable[[int], None] | None = None) -> Iterator[FrameResult]:
+    """Every frame of an open source through one Pipeline, as FrameResults. progress: a tqdm bar;
+    on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar."""
     with Pipeline(options, stills=source.stills, classifier=classifier) as pipe, \
-            tqdm(total=source.frame_count, unit="frame", desc=desc or Path(source.name).name, leave=False,
+            tqdm(total=source.frame_count, unit="frame", desc=Path(source.name).name, leave=False,
                  disable=not progress) as bar:
+        read = 0
         for captured in source:
             result = pipe.process(captured.image, captured.timestamp_s, index=captured.index, source=captured.source)
             result.skipped_frames = captured.skipped_frames
-            rows += face_rows(result)
-            bar.update(captured.index + 1 - bar.n)  # indices count the unreadable frames skipped too
-    return rows
+            yield result
+            # Indices count the unreadable frames (image sources: files) skipped before this one.
+            step, read = captured.index + 1 - read, captured.index + 1
+            bar.update(step)
+            if on_frames is not None:
+                on_frames(step)
 
 
 def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False) -> list[dict]:
@@ -205,7 +210,7 @@ def analyze_video(path: str | Path, options: PipelineOptions | None = None, prog
     if Path(path).is_dir() or Path(path).suffix.lower() in IMAGE_SUFFIXES:
         raise CaptureError(f"{path}: not a video file (for images, use analyze_images)")
     with open_source(str(path)) as source:
-        return analyze_source(source, options, progress)
+        return [row for result in analyze_source(source, options, progress) for row in face_rows(result)]
 
 
 def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: PipelineOptions | None = None,
@@ -224,4 +229,4 @@ def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: 
             raise CaptureError(f"{missing[0]}: no such image" if missing else "no images given")
         source = ImageSource(paths, str(paths[0].parent))
     with source:
-        return analyze_source(source, options, progress)
+        return [row for result in analyze_source(source, options, progress) for row in face_rows(result)]

@@ -1,0 +1,81 @@
+"""The analysis as a Python API: the same rows as the app's CSV log, for videos and images."""
+
+import csv
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.capture import CaptureError
+from realtime.csvlog import COLUMNS, cell_text
+from realtime.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, analyze_images, analyze_video
+from tests.media import astronaut_crowd_bgr, make_face_video
+from tests.paths import REPO
+
+
+def app_csv(source, tmp_path) -> list[dict]:
+    log = tmp_path / "app.csv"
+    proc = subprocess.run([sys.executable, "run_webcam.py", "--source", str(source), "--no-display", "--csv", log],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return list(csv.DictReader(open(log)))
+
+
+def as_csv_text(rows: list[dict]) -> list[dict]:
+    return [{k: str(cell_text(v)) for k, v in row.items()} for row in rows]
+
+
+@pytest.mark.slow
+def test_analyze_video_rows_equal_the_apps_csv_rows(tmp_path):
+    video = tmp_path / "clip.mp4"
+    facts = make_face_video(video, frames=40, no_face=range(15, 19))
+    rows = analyze_video(video)
+    assert list(rows[0]) == COLUMNS
+    assert len(rows) == len(facts["face_frames"])
+    assert {type(rows[0][c]) for c in ("frame", "face_id", "x", "au_measured", "skipped_frames")} == {int}
+    assert isinstance(rows[0]["p_happy"], float) and rows[0]["source"] == str(video)
+    assert as_csv_text(rows) == app_csv(video, tmp_path)
+
+
+@pytest.mark.slow
+def test_analyze_images_rows_equal_the_apps_csv_rows_folder_or_list(tmp_path, astronaut_bgr):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a_astronaut.png"), astronaut_bgr)
+    cv2.imwrite(str(folder / "b_crowd.jpg"), astronaut_crowd_bgr()[0])
+    (folder / "c_broken.jpg").write_bytes(b"not an image")
+    rows = analyze_images(folder)
+    assert as_csv_text(rows) == app_csv(folder, tmp_path)
+    assert [r["face_id"] for r in rows if r["source"].endswith("b_crowd.jpg")] == [1, 2, 3]  # left to right
+    listed = analyze_images([folder / "b_crowd.jpg", folder / "a_astronaut.png"])
+    assert [r["source"] for r in listed] == [str(folder / "b_crowd.jpg")] * 3 + [str(folder / "a_astronaut.png")]
+
+
+def test_pipeline_per_frame_calls(astronaut_bgr):
+    frame = np.ascontiguousarray(astronaut_bgr)
+    with Pipeline(PipelineOptions(landmarks=False)) as pipe:
+        results = [pipe.process(frame, i / 30, index=i) for i in range(5)]
+        assert set(pipe.stage_seconds) == set(PIPELINE_STAGES)
+        live = pipe.process(frame)  # no timestamp: the time since the first call
+    assert all(len(r.faces) == 1 and r.faces[0].track_id == results[0].faces[0].track_id for r in results)
+    face = results[-1].faces[0]
+    assert face.shown_label == "happy" and face.measured_aus is None and face.au_source == "prototype"
+    assert live.timestamp_s >= 0 and len(live.faces) == 1
+    with Pipeline(PipelineOptions(), stills=True) as pipe:
+        still = pipe.process(frame)
+    assert still.faces[0].track_id == 1 and still.faces[0].measured_aus is not None
+
+
+def test_wrong_inputs_are_one_line_errors(tmp_path, astronaut_bgr):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), astronaut_bgr)
+    with pytest.raises(CaptureError, match="not a video file"):
+        analyze_video(image)
+    with pytest.raises(CaptureError, match="no such image"):
+        analyze_images([tmp_path / "missing.jpg"])
+    with pytest.raises(CaptureError, match="neither an image nor a folder"):
+        analyze_images(tmp_path / "clip.mp4")
+    with pytest.raises(ValueError, match="au_source"):
+        PipelineOptions(au_source="guessed")
