@@ -240,7 +240,10 @@ def run_cluster(tasks: list[Task], options: PipelineOptions, address: str, repor
             try:
                 result = future.result()
             except Exception as e:  # noqa: BLE001 - a lost worker or unpicklable error: reported, not raised
-                result = FileResult(task.name, task.input, error=f"cluster: {type(e).__name__}: {e}")
+                message = (str(e).splitlines() or [""])[0]
+                if "deserialization" in message:  # the scheduler or a worker cannot import this project
+                    message += " (start the scheduler and the workers with the project on PYTHONPATH)"
+                result = FileResult(task.name, task.input, error=f"cluster: {type(e).__name__}: {message}")
             frames_bar.update(result.frames)
             yield result
 
