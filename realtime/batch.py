@@ -45,10 +45,14 @@ from pathlib import Path  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
+from mappings import MappingError  # noqa: E402
+from models.checkpoint import CheckpointError  # noqa: E402
 from realtime.capture import IMAGE_SUFFIXES, CaptureError, open_source  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
 from realtime.csvlog import CsvLogger, LogError, face_rows  # noqa: E402
-from realtime.pipeline import PipelineOptions, analyze_source, load_classifier  # noqa: E402
+from realtime.detect import DetectorError  # noqa: E402
+from realtime.landmarks import LandmarkerError  # noqa: E402
+from realtime.pipeline import Pipeline, PipelineOptions, analyze_source, load_classifier  # noqa: E402
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 MARKER = "batch.json"
@@ -276,6 +280,10 @@ def run_batch(input_dir: str | Path, out: str | Path, options: PipelineOptions |
                                             skipped=True)
         else:
             todo.append(task)
+    if todo and not cluster:
+        # A bad checkpoint or model path, found here as one line instead of in every worker's start.
+        with Pipeline(options):
+            pass
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     where = f"cluster {cluster}" if cluster else f"{workers} worker{'s' * (workers > 1)}"
     print(f"{len(tasks)} inputs under {input_dir}: {len(tasks) - len(todo)} done before, {len(todo)} to analyse "
@@ -351,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         with nullcontext() if args.verbose else quiet.native_stderr_silenced():
             results = run_batch(args.input, args.out, options, args.workers, args.force, args.cluster,
                                 report=not args.no_report, progress=not args.no_progress)
-    except (CaptureError, LogError, ValueError) as e:
+    except (CaptureError, LogError, CheckpointError, DetectorError, LandmarkerError, MappingError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -108,3 +108,10 @@ def test_a_local_dask_cluster_gives_the_local_results(inputs, first_run, tmp_pat
     drop = {"seconds"}
     assert ([{k: v for k, v in line.items() if k not in drop} for line in summary(tmp_path).values()]
             == [{k: v for k, v in line.items() if k not in drop} for line in local_lines.values()])
+
+
+def test_a_bad_model_option_is_one_line_before_any_worker_starts(inputs, tmp_path):
+    proc = batch(inputs, tmp_path / "out", "--weights", tmp_path / "missing.pth")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == \
+        f"error: {tmp_path / 'missing.pth'}: weights file not found"
+    assert not (tmp_path / "out" / "session1.mp4").exists()
