@@ -4,8 +4,9 @@
     python run_webcam.py --source clip.mp4 --no-display --csv log.csv --record out.mp4
     python run_webcam.py --source photos/ --report report/
 
-Keys while running: q/Esc quit, r record, v valence-arousal plot, p probability bars,
-a action units, l face mesh, b boxes, m mirror, space pause, s snapshot, h help.
+Keys while running: q/Esc quit, r record, d dashboard, f/Tab next face, v valence-arousal plot,
+p probability bars, a action units, l face mesh, b boxes, t timings, m mirror, space pause,
+s snapshot, h help.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_pipeline_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--record", help="write the annotated video here (.mp4 or .avi)")
+    out.add_argument("--record-dashboard", action="store_true",
+                     help="recordings (--record and the r key) hold the whole window: the video and, beside it, "
+                          "the dashboard and the side column (default: the video with its overlays)")
     out.add_argument("--csv", help="log one row per face per frame here")
     out.add_argument("--report", help="write a session report (CSV, summary.json, plots) into this folder at the end")
     out.add_argument("--output-dir", default="recordings", help="where the r and s keys save recordings and snapshots")
@@ -59,6 +63,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     view.add_argument("--aus", action="store_true", help="start with the action-unit panel shown")
     view.add_argument("--landmarks", action="store_true", help="start with the face mesh drawn")
     view.add_argument("--no-va", action="store_true", help="start with the valence-arousal plot hidden")
+    view.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None,
+                      help="the dashboard beside the video: the selected face's plots and bars, a 10 s timeline "
+                           "(default: on when the window has room)")
     view.add_argument("--verbose", action="store_true",
                       help="show the libraries' own log lines (FFmpeg, OpenCV, MediaPipe, Qt), hidden by default")
     return p
@@ -75,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         source=args.source, width=args.width, height=args.height, fps=args.fps, pipeline=pipeline,
         record=args.record, csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
-        overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va),
+        overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va,
+                          dashboard=args.dashboard),
+        record_dashboard=args.record_dashboard,
     )
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:

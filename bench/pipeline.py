@@ -1,14 +1,15 @@
 """Whole-pipeline speed, headless, on a 640x480 video with one face (or --faces N).
 
     python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--mesh-every N] [--video PATH] [--precision P]
-                             [--classifier-threads N]
+                             [--classifier-threads N] [--dashboard] [--size WxH]
 
 Runs the app's own loop (realtime.app.run: decode, detect, track, landmarks, crop, classify,
 smooth + AUs + map, draw, encode to an .mp4 and the CSV log) and, in the same process, a naive
 loop that does what a first attempt would: decode, detect, then per face crop + classify one at
 a time with the unfused model and PyTorch's default threads, draw, encode (no landmarks, so its
 figure is the old pipeline's floor, not a like-for-like rival). Prints per-stage median
-milliseconds and overall FPS for both.
+milliseconds and overall FPS for both. `--dashboard` draws the dashboard beside the video (the window's
+default) and `--size WxH` scales the generated video, to measure the draw stage at other frame sizes.
 """
 
 from __future__ import annotations
@@ -31,16 +32,17 @@ from models.checkpoint import DEFAULT_WEIGHTS, load_model  # noqa: E402
 from realtime.app import STAGES, AppConfig, run  # noqa: E402
 from realtime.crop import crop_face  # noqa: E402
 from realtime.detect import FaceDetector  # noqa: E402
+from realtime.draw import Overlays  # noqa: E402
 from realtime.pipeline import PipelineOptions  # noqa: E402
 
 
-def make_video(path: Path, frames: int, faces: int = 1) -> None:
+def make_video(path: Path, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480)) -> None:
     """The astronaut's face swaying across a 640x480 frame (one face in every frame); with faces > 1,
-    that many copies of it, each in its own cell of a 2x2 grid, swaying inside it."""
+    that many copies of it, each in its own cell of a 2x2 grid, swaying inside it; scaled to `size`."""
     from skimage import data as skdata
 
     face = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)[0:300, 100:330]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, size)
     for i in range(frames):
         frame = np.full((480, 640, 3), 90, np.uint8)
         if faces == 1:
@@ -54,7 +56,7 @@ def make_video(path: Path, frames: int, faces: int = 1) -> None:
                 x = (k % 2) * 320 + 20 + int(60 * (1 - np.cos(i / 12 + k)))
                 y = (k // 2) * 240 + 10
                 frame[y:y + f.shape[0], x:x + f.shape[1]] = f
-        writer.write(frame)
+        writer.write(frame if size == (640, 480) else cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC))
     writer.release()
 
 
@@ -121,12 +123,20 @@ def main() -> None:
     p.add_argument("--mesh-every", type=int, default=1, help="the app's --mesh-every")
     p.add_argument("--classifier-threads", type=int, default=1,
                    help="CPU threads for the app's classifier")
+    p.add_argument("--dashboard", action="store_true", help="the app draws the dashboard beside the video")
+    p.add_argument("--size", default="640x480", help="the generated video's size, WxH")
     args = p.parse_args()
+    try:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        if len(size) != 2 or min(size) < 64:
+            raise ValueError
+    except ValueError:
+        p.error(f"--size must be WxH, e.g. 1920x1080, not {args.size!r}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video = args.video or tmp / "bench.mp4"
         if not args.video:
-            make_video(video, args.frames, args.faces)
+            make_video(video, args.frames, args.faces, size)
         # Warm the file cache and the lazy imports so that neither loop pays for them.
         naive_loop(video, tmp / "warm.mp4", args.weights)
         naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
@@ -134,9 +144,11 @@ def main() -> None:
                                   classifier_threads=args.classifier_threads, landmarks=not args.no_landmarks,
                                   mesh_every=args.mesh_every)
         summary = run(AppConfig(source=str(video), display=False, record=str(tmp / "app.mp4"),
-                                csv=str(tmp / "app.csv"), pipeline=options))
+                                csv=str(tmp / "app.csv"), pipeline=options,
+                                overlays=Overlays(dashboard=args.dashboard)))
     app_fps = summary.fps
-    what = f"640x480 generated, {args.faces} face{'s' if args.faces > 1 else ''}"
+    what = (f"{size[0]}x{size[1]} generated, {args.faces} face{'s' if args.faces > 1 else ''}"
+            + (", dashboard drawn" if args.dashboard else ""))
     print(f"\nvideo: {video if args.video else what}, {summary.frames} frames, "
           f"torch {torch.__version__}, {os.cpu_count()} CPU cores; app classifier {summary.classifier}")
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")

@@ -23,25 +23,16 @@ from tqdm import tqdm
 from mappings import default_measured, default_prototypes
 from realtime.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.csvlog import CsvLogger
-from realtime.draw import (
-    ActionUnitAnnotator,
-    BoxAnnotator,
-    HelpAnnotator,
-    HudAnnotator,
-    LandmarkAnnotator,
-    Overlays,
-    ProbabilityBarsAnnotator,
-    ValenceArousalAnnotator,
-    no_face_hint,
-)
+from realtime.dashboard import Dashboard
+from realtime.draw import Overlays, Renderer, selected_face
 from realtime.faces import FrameResult
+from realtime.layout import MAX_WINDOW
 from realtime.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, load_classifier
 from realtime.preflight import check_display, check_outputs
 from realtime.record import VideoRecorder
 
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
-MAX_WINDOW = (1280, 720)  # an HD webcam frame opens 1:1; bigger frames open shrunk to fit
 STAGES = ("decode", *PIPELINE_STAGES, "draw", "encode")
 
 
@@ -59,6 +50,7 @@ class AppConfig:
     display: bool = True
     mirror: bool | None = None  # default: on for cameras, off for files
     overlays: Overlays = field(default_factory=Overlays)
+    record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
 
 
 @dataclass
@@ -110,14 +102,17 @@ class App:
     def __init__(self, cfg: AppConfig, source: FrameSource, pipeline: Pipeline, stack: ExitStack):
         self.cfg, self.source, self.pipeline, self.stack = cfg, source, pipeline, stack
         self.overlays = cfg.overlays
+        if self.overlays.dashboard is None and not cfg.display:  # headless, nobody sees it: drawn only if recorded
+            self.overlays.dashboard = cfg.record_dashboard
         self.mirror = cfg.mirror if cfg.mirror is not None else source.live
         measured = default_measured().table
-        self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
-        self.au_list = ActionUnitAnnotator(default_prototypes().au_names | measured.au_names, measured.weak)
-        self.va_plot, self.mesh = ValenceArousalAnnotator(), LandmarkAnnotator()
         classifier = pipeline.classifier
         backend = f"{classifier.device.type} {classifier.precision}"
-        self.hud, self.help = HudAnnotator(backend), HelpAnnotator()
+        self.dashboard = Dashboard()
+        self.renderer = Renderer(default_prototypes().au_names | measured.au_names, measured.weak, backend,
+                                 self.dashboard)
+        self.selected: int | None = None  # the dashboard's face (track ID); f / Tab moves to the next
+        self.last: FrameResult | None = None
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
         self.timer = StageTimer()
@@ -151,30 +146,18 @@ class App:
         for stage, seconds in self.pipeline.stage_seconds.items():
             self.timer.add(stage, seconds)
         if self.source.stills:
-            self.va_plot.reset()
-        self.va_plot.update(result.faces, result.retired)
+            self.renderer.va_plot.reset()
+            self.dashboard.reset()
+        self.renderer.va_plot.update(result.faces, result.retired)
+        self.dashboard.update(result)
         return result
 
     def render(self, result: FrameResult) -> np.ndarray:
         t0 = time.perf_counter()
-        canvas = result.image.copy()
-        ov = self.overlays
-        if not result.faces:
-            no_face_hint(canvas)
-        if ov.landmarks:
-            self.mesh.annotate(canvas, result.faces)
-        if ov.boxes:
-            self.boxes.annotate(canvas, result.faces)
-        if ov.probs:
-            self.bars.annotate(canvas, result.faces)
-        if ov.aus:
-            self.au_list.annotate(canvas, result.faces)
-        if ov.va:
-            self.va_plot.annotate(canvas, result.faces)
-        if ov.hud:
-            self.hud.annotate(canvas, self.fps, self.timer.recent(), self.recorder is not None, self.paused)
-        if ov.help:
-            self.help.annotate(canvas)
+        self.last = result
+        canvas, _ = self.renderer.render(result, self.overlays, fps=self.fps, stage_ms=self.timer.recent(),
+                                         recording=self.recorder is not None, paused=self.paused,
+                                         selected=self.selected)
         self.timer.add("draw", time.perf_counter() - t0)
         return canvas
 
@@ -182,7 +165,8 @@ class App:
         t0 = time.perf_counter()
         with _Interrupts.deferred():
             if self.recorder is not None:
-                self.recorder.write(canvas)
+                h, w = result.image.shape[:2]
+                self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w])
             if self.logger is not None:
                 self.logger.write(result)
             self.summary.frames += 1
@@ -196,14 +180,19 @@ class App:
         if key in (ord("q"), 27):
             return False
         toggles = {ord("v"): "va", ord("p"): "probs", ord("a"): "aus", ord("b"): "boxes", ord("l"): "landmarks",
-                   ord("h"): "help"}
+                   ord("h"): "help", ord("d"): "dashboard", ord("t"): "hud"}
         if key in toggles:
             name = toggles[key]
             setattr(self.overlays, name, not getattr(self.overlays, name))
+        elif key in (ord("f"), 9) and self.last is not None and self.last.faces:  # 9: Tab
+            ids = sorted(f.track_id for f in self.last.faces)
+            shown = selected_face(self.last.faces, self.selected).track_id
+            self.selected = next((i for i in ids if i > shown), ids[0])
         elif key == ord("m"):
             self.mirror = not self.mirror
             self.pipeline.reset()  # boxes jump across the frame: start every face afresh
-            self.va_plot.reset()
+            self.renderer.va_plot.reset()
+            self.dashboard.reset()
         elif key == ord(" "):
             self.paused = not self.paused
         elif key == ord("r"):
@@ -261,10 +250,7 @@ class App:
 
     def show(self, canvas: np.ndarray, result: FrameResult) -> bool:
         """Display a frame and handle keys; stills and pauses wait here. False means quit."""
-        if self.window_size != canvas.shape[:2]:  # open at the frame's own size, then the user may resize
-            self.window_size = canvas.shape[:2]
-            cv2.resizeWindow(WINDOW, *initial_window_size(canvas.shape[1], canvas.shape[0]))
-        cv2.imshow(WINDOW, canvas)
+        self.display(canvas)
         while True:
             waiting = self.source.stills or self.paused
             t0 = time.perf_counter()
@@ -282,9 +268,17 @@ class App:
             if not self.handle_key(key, canvas):
                 return False
             canvas = self.render(result)
-            cv2.imshow(WINDOW, canvas)
+            self.display(canvas)
             if not (self.source.stills or self.paused):
                 return True
+
+    def display(self, canvas: np.ndarray) -> None:
+        # The window opens at the canvas's own size, then the user may resize it; it is sized afresh
+        # when the canvas changes shape (the dashboard or the side column shown or hidden).
+        if self.window_size != canvas.shape[:2]:
+            self.window_size = canvas.shape[:2]
+            cv2.resizeWindow(WINDOW, *initial_window_size(canvas.shape[1], canvas.shape[0]))
+        cv2.imshow(WINDOW, canvas)
 
 
 def initial_window_size(width: int, height: int) -> tuple[int, int]:

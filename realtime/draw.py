@@ -1,7 +1,8 @@
 """Overlays drawn with plain OpenCV calls, cheap enough for the live loop.
 
-Each annotator draws one thing onto a BGR canvas and decides nothing; the app switches them
-on and off with the keys in KEYS.
+Each annotator draws one thing where realtime/layout.py put it, from the FrameResult's Face records,
+and decides nothing; Renderer builds the layout for a frame and calls the annotators the keys
+switched on (Overlays). The dashboard beside the video is realtime/dashboard.py.
 """
 
 from __future__ import annotations
@@ -13,26 +14,26 @@ import cv2
 import numpy as np
 
 from models import EMOTIONS
-from realtime.faces import Face
-from realtime.style import EMOTION_BGR
+from realtime.faces import Face, FrameResult
+from realtime.layout import (
+    AU_ROWS,
+    BarPanel,
+    Circumplex,
+    FaceSpec,
+    Layout,
+    LayoutRequest,
+    Metrics,
+    Rect,
+    Text,
+    choose_dashboard,
+    layout,
+)
+from realtime.style import EMOTION_BGR, PANEL_BGR
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
-PANEL = (32, 32, 32)
-
-KEYS = (
-    ("q / Esc", "quit"),
-    ("r", "start / stop recording"),
-    ("v", "valence-arousal plot"),
-    ("p", "probability bars"),
-    ("a", "action units"),
-    ("l", "face mesh landmarks"),
-    ("b", "boxes and labels"),
-    ("m", "mirror the image"),
-    ("space", "pause / resume"),
-    ("s", "snapshot (PNG)"),
-    ("h", "this help"),
-)
+KEY_COLOR = (120, 220, 255)
+AXIS, FAINT = (150, 150, 150), (110, 110, 110)
 
 
 @dataclass
@@ -46,24 +47,20 @@ class Overlays:
     va: bool = True
     hud: bool = True
     help: bool = False
+    dashboard: bool | None = None  # None: on when the window has room for it (decided at the first frame)
 
 
-def text_scale(canvas: np.ndarray) -> float:
-    """Font scale that stays legible from 320 px to 4K frames."""
-    return float(np.clip(canvas.shape[0] / 720, 0.4, 1.6))
-
-
-def shade(canvas: np.ndarray, x0: int, y0: int, x1: int, y1: int, alpha: float = 0.6) -> None:
+def shade(canvas: np.ndarray, r: Rect, alpha: float = 0.6) -> None:
     """Darken a rectangle in place, so text on it is readable over any background."""
     h, w = canvas.shape[:2]
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    x0, y0, x1, y1 = max(0, r.x), max(0, r.y), min(w, r.x1), min(h, r.y1)
     if x1 > x0 and y1 > y0:
         roi = canvas[y0:y1, x0:x1]
-        cv2.addWeighted(roi, 1 - alpha, np.full_like(roi, PANEL), alpha, 0, dst=roi)
+        cv2.addWeighted(roi, 1 - alpha, np.full_like(roi, PANEL_BGR), alpha, 0, dst=roi)
 
 
-def put_text(canvas, text, org, scale, color=WHITE, thickness=1) -> None:
-    cv2.putText(canvas, text, org, FONT, scale, color, thickness, cv2.LINE_AA)
+def put(canvas: np.ndarray, t: Text, color=WHITE, text: str | None = None) -> None:
+    cv2.putText(canvas, t.text if text is None else text, t.org, FONT, t.scale, color, t.thickness, cv2.LINE_AA)
 
 
 def label_of(face: Face) -> tuple[str, float]:
@@ -71,79 +68,115 @@ def label_of(face: Face) -> tuple[str, float]:
     return face.shown_label, face.shown_confidence
 
 
-class BoxAnnotator:
-    """Face box in the emotion's colour, with ID, label and confidence above it."""
+def tag_text(face: Face) -> str:
+    name, conf = label_of(face)
+    return f"#{face.track_id} {name} {100 * conf:.0f}%" if face.track_id >= 0 else f"{name} {100 * conf:.0f}%"
 
-    def annotate(self, canvas: np.ndarray, faces: list[Face]) -> None:
-        s = text_scale(canvas)
-        th = max(1, round(2 * s))
-        for face in faces:
-            x, y, w, h = face.box
-            name, conf = label_of(face)
-            color = EMOTION_BGR[name]
-            cv2.rectangle(canvas, (x, y), (x + w, y + h), color, th, cv2.LINE_AA)
-            text = f"#{face.track_id} {name} {100 * conf:.0f}%" if face.track_id >= 0 else f"{name} {100 * conf:.0f}%"
-            (tw, tht), base = cv2.getTextSize(text, FONT, 0.7 * s, th)
-            ty = y - 6 if y - tht - base - 6 > 0 else y + h + tht + 6
-            cv2.rectangle(canvas, (x, ty - tht - base), (x + tw + 6, ty + base), color, -1)
-            put_text(canvas, text, (x + 3, ty), 0.7 * s, BLACK, th)
+
+def draw_bars(canvas: np.ndarray, panel: BarPanel, values, colors, fmt: str = "{:.0%}", title_color=KEY_COLOR,
+              alpha: float = 0.6, name_colors=None) -> None:
+    """A bar panel from the layout, with a value (0-1) and a colour per row (and per name)."""
+    if alpha:
+        shade(canvas, panel.rect, alpha)
+    if panel.title is not None:
+        put(canvas, panel.title, title_color)
+    for i, (row, v, color) in enumerate(zip(panel.rows, values, colors, strict=False)):
+        put(canvas, row.name, name_colors[i] if name_colors else WHITE)
+        b = row.bar
+        cv2.rectangle(canvas, (b.x, b.y), (b.x1, b.y1), (80, 80, 80), 1)
+        length = round(b.w * min(max(float(v), 0.0), 1.0))
+        if length:
+            cv2.rectangle(canvas, (b.x, b.y), (b.x + length, b.y1), color, -1)
+        if row.value is not None:
+            put(canvas, row.value, WHITE, fmt.format(float(v)))
+
+
+def draw_circumplex(canvas: np.ndarray, c: Circumplex, m: Metrics, trails, alpha: float = 0.7) -> None:
+    """The valence-arousal circle with each (points, colour, label) trail fading into the panel."""
+    if alpha:
+        shade(canvas, c.rect, alpha)
+    (cx, cy), r = c.centre, c.radius
+    cv2.circle(canvas, (cx, cy), r, FAINT, 1, cv2.LINE_AA)
+    cv2.line(canvas, (cx - r - 4, cy), (cx + r + 4, cy), AXIS, 1)
+    cv2.line(canvas, (cx, cy - r - 4), (cx, cy + r + 4), AXIS, 1)
+    for t in c.labels:
+        put(canvas, t, (190, 190, 190))
+    width = max(1, round(m.u / 8))
+    dot = max(3, round(m.u / 3))
+    for points, color, label in trails:
+        if not len(points):
+            continue
+        va = np.clip(np.asarray(points, float).reshape(-1, 2), -1, 1)
+        pts = [tuple(p) for p in np.stack([cx + va[:, 0] * r, cy - va[:, 1] * r], 1).astype(int).tolist()]
+        fade = (np.arange(len(pts)) / len(pts))[:, None]  # older segments blend into the panel
+        cols = (np.array(color, float) * fade + np.array(PANEL_BGR, float) * (1 - fade)).astype(int).tolist()
+        for i in range(1, len(pts)):
+            cv2.line(canvas, pts[i - 1], pts[i], cols[i], width, cv2.LINE_AA)
+        cv2.circle(canvas, pts[-1], dot, tuple(int(x) for x in color), -1, cv2.LINE_AA)
+        cv2.circle(canvas, pts[-1], dot, WHITE, 1, cv2.LINE_AA)
+        if label:
+            x = min(pts[-1][0] + dot + 2, c.rect.x1 - m.size(label, 0.85)[0] - 2)
+            y = max(pts[-1][1] - dot, c.rect.y + m.u)
+            cv2.putText(canvas, label, (x, y), FONT, m.scale * 0.85, WHITE, m.thickness, cv2.LINE_AA)
+
+
+class BoxAnnotator:
+    """Face box in the emotion's colour, with its ID, label and confidence on a tag attached to it;
+    the dashboard's face gets a white frame around its box."""
+
+    def annotate(self, canvas: np.ndarray, faces: list[Face], lay: Layout, selected: int | None = None) -> None:
+        th = max(1, round(lay.metrics.u / 7))
+        for face, fl in zip(faces, lay.faces, strict=True):
+            b = fl.box
+            color = EMOTION_BGR[label_of(face)[0]]
+            if face.track_id == selected:
+                cv2.rectangle(canvas, (b.x - 2 * th, b.y - 2 * th), (b.x1 + 2 * th, b.y1 + 2 * th), WHITE, th)
+            cv2.rectangle(canvas, (b.x, b.y), (b.x1, b.y1), color, th, cv2.LINE_AA)
+            if fl.tag is not None:
+                t = fl.tag.rect
+                cv2.rectangle(canvas, (t.x, t.y), (t.x1 - 1, t.y1 - 1), color, -1)
+                put(canvas, fl.tag.text, BLACK)
 
 
 class ProbabilityBarsAnnotator:
-    """Seven bars beside each face: the smoothed probability of every emotion."""
+    """Seven bars beside each face (or in the side column): the smoothed probability of every emotion."""
 
-    def annotate(self, canvas: np.ndarray, faces: list[Face]) -> None:
-        s = text_scale(canvas)
-        row = int(18 * s)
-        bar_w = int(110 * s)
-        name_w = int(70 * s)
-        for face in faces:
-            x, y, w, h = face.box
-            px = x + w + 8 if x + w + 8 + name_w + bar_w < canvas.shape[1] else max(0, x - name_w - bar_w - 12)
-            py = max(0, y)
-            shade(canvas, px - 4, py - 4, px + name_w + bar_w + 4, py + row * len(EMOTIONS) + 4)
-            for i, emo in enumerate(EMOTIONS):
-                yy = py + i * row
-                put_text(canvas, emo, (px, yy + row - 5), 0.45 * s)
-                length = int(bar_w * float(face.probs[i]))
-                cv2.rectangle(canvas, (px + name_w, yy + 3), (px + name_w + length, yy + row - 3), EMOTION_BGR[emo], -1)
+    COLORS = [EMOTION_BGR[e] for e in EMOTIONS]
+
+    def annotate(self, canvas: np.ndarray, faces: list[Face], lay: Layout) -> None:
+        for face, fl in zip(faces, lay.faces, strict=True):
+            if fl.bars is not None:
+                draw_bars(canvas, fl.bars, face.probs, self.COLORS, title_color=EMOTION_BGR[label_of(face)[0]])
 
 
 class ActionUnitAnnotator:
-    """The strongest action units under each face as bars, e.g. 'AU12 Lip corner puller [=====  ] 0.81',
+    """The strongest action units of each face as bars, e.g. 'AU12 Lip corner puller [=====  ] 0.81',
     under a title saying which kind they are: measured from the mesh, or the emotion's prototype.
     AUs this blendshape model barely moves (`weak`) are drawn grey and marked '~'."""
 
-    def __init__(self, au_names: dict[str, str], weak: frozenset[str] = frozenset(), top: int = 6,
+    STRONG, WEAK = (90, 200, 90), (150, 150, 150)
+
+    def __init__(self, au_names: dict[str, str], weak: frozenset[str] = frozenset(), top: int = AU_ROWS,
                  min_intensity: float = 0.05):
         self.au_names, self.weak, self.top, self.min_intensity = au_names, weak, top, min_intensity
+        self.widest = max((f"~{k} {v}" for k, v in au_names.items()), key=len, default="AU00")
 
-    def annotate(self, canvas: np.ndarray, faces: list[Face]) -> None:
-        s = text_scale(canvas)
-        row, fs = int(18 * s), 0.42 * s
-        bar_w = int(80 * s)
-        for face in faces:
-            x, y, w, h = face.box
-            active = sorted(((v, k) for k, v in face.aus.items() if v >= self.min_intensity), reverse=True)[:self.top]
-            names = [f"{'~' if face.au_source == 'measured' and k in self.weak else ''}{k} {self.au_names.get(k, '')}"
-                     for _, k in active]
-            title = f"AUs {face.au_source}" + ("" if active else ": none active")
-            name_w = max(cv2.getTextSize(t, FONT, fs, 1)[0][0] for t in [*names, ""]) + int(8 * s)
-            value_w = cv2.getTextSize("0.00", FONT, fs, 1)[0][0] + int(6 * s)
-            width = max(name_w + bar_w + value_w, cv2.getTextSize(title, FONT, fs, 1)[0][0])
-            height = row * (len(active) + 1)
-            px = int(np.clip(x, 4, max(4, canvas.shape[1] - width - 6)))
-            py = y + h + int(12 * s) if y + h + int(12 * s) + height < canvas.shape[0] else max(0, y - height - row)
-            shade(canvas, px - 4, py, px + width + 4, py + height + 6)
-            put_text(canvas, title, (px, py + row - 4), fs, (120, 220, 255))
-            for i, ((v, k), name) in enumerate(zip(active, names, strict=True)):
-                top = py + (i + 1) * row
-                color = (150, 150, 150) if face.au_source == "measured" and k in self.weak else (90, 200, 90)
-                put_text(canvas, name, (px, top + row - 5), fs, WHITE if color[0] < 150 else color)
-                bx = px + name_w
-                cv2.rectangle(canvas, (bx, top + 4), (bx + bar_w, top + row - 3), (80, 80, 80), 1)
-                cv2.rectangle(canvas, (bx, top + 4), (bx + int(bar_w * min(v, 1.0)), top + row - 3), color, -1)
-                put_text(canvas, f"{v:.2f}", (bx + bar_w + int(4 * s), top + row - 5), fs)
+    def rows(self, face: Face) -> tuple[str, list[str], list[float], list[tuple]]:
+        """Title, labels, values and colours of the face's AU bars, strongest first."""
+        active = sorted(((v, k) for k, v in face.aus.items() if v >= self.min_intensity), reverse=True)[:self.top]
+        weak = [face.au_source == "measured" and k in self.weak for _, k in active]
+        names = [f"{'~' if w else ''}{k} {self.au_names.get(k, '')}" for (_, k), w in zip(active, weak, strict=True)]
+        title = f"AUs {face.au_source}" + ("" if active else ": none active")
+        return title, names, [v for v, _ in active], [self.WEAK if w else self.STRONG for w in weak]
+
+    def annotate(self, canvas: np.ndarray, faces: list[Face], lay: Layout) -> None:
+        for face, fl in zip(faces, lay.faces, strict=True):
+            if fl.aus is not None:
+                _, _, values, colors = self.rows(face)
+                draw_bars(canvas, fl.aus, values, colors, "{:.2f}", name_colors=self.name_colors(colors))
+
+    def name_colors(self, colors: list[tuple]) -> list[tuple]:
+        return [self.WEAK if c == self.WEAK else WHITE for c in colors]
 
 
 class LandmarkAnnotator:
@@ -151,8 +184,8 @@ class LandmarkAnnotator:
 
     COLOR = np.array((255, 220, 120), np.uint8)
 
-    def annotate(self, canvas: np.ndarray, faces: list[Face]) -> None:
-        h, w = canvas.shape[:2]
+    def annotate(self, canvas: np.ndarray, faces: list[Face], frame: Rect) -> None:
+        h, w = frame.h, frame.w
         dot = 2 if h >= 720 else 1
         for face in faces:
             if face.mesh is None:
@@ -167,7 +200,7 @@ class LandmarkAnnotator:
 
 
 class ValenceArousalAnnotator:
-    """An inset circumplex (valence right, arousal up) with a fading trail per face."""
+    """The inset circumplex on the frame (valence right, arousal up) with a fading trail per face."""
 
     def __init__(self, trail: int = 45):
         self.trails: dict[int, deque] = {}
@@ -182,86 +215,128 @@ class ValenceArousalAnnotator:
     def reset(self) -> None:
         self.trails.clear()
 
-    def annotate(self, canvas: np.ndarray, faces: list[Face]) -> None:
-        hgt, wid = canvas.shape[:2]
-        s = text_scale(canvas)
-        size = int(min(hgt, wid) * 0.34)
-        x0, y0 = wid - size - 10, hgt - size - 10
-        shade(canvas, x0, y0, x0 + size, y0 + size, 0.7)
-        cx, cy, r = x0 + size // 2, y0 + size // 2, int(size * 0.4)
+    def annotate(self, canvas: np.ndarray, faces: list[Face], lay: Layout) -> None:
+        trails = [(self.trails.get(f.track_id, ()), EMOTION_BGR[label_of(f)[0]], f"#{f.track_id}") for f in faces]
+        draw_circumplex(canvas, lay.inset, lay.metrics, trails)
 
-        def to_px(v: float, a: float) -> tuple[int, int]:
-            return int(cx + np.clip(v, -1, 1) * r), int(cy - np.clip(a, -1, 1) * r)
 
-        cv2.circle(canvas, (cx, cy), r, (110, 110, 110), 1, cv2.LINE_AA)
-        cv2.line(canvas, (cx - r - 4, cy), (cx + r + 4, cy), (150, 150, 150), 1)
-        cv2.line(canvas, (cx, cy - r - 4), (cx, cy + r + 4), (150, 150, 150), 1)
-        fs = 0.33 * s
-        put_text(canvas, "arousal", (cx + 4, y0 + int(12 * s)), fs, (200, 200, 200))
-        put_text(canvas, "valence", (x0 + size - int(52 * s), cy - 4), fs, (200, 200, 200))
-        for text, (qx, qy) in (("excited", (1, -1)), ("stressed", (-1, -1)), ("sad", (-1, 1)), ("calm", (1, 1))):
-            (tw, _), _ = cv2.getTextSize(text, FONT, fs, 1)
-            tx = cx + qx * int(r * 0.72) - tw // 2
-            put_text(canvas, text, (tx, cy + qy * int(r * 0.72) + 4), fs, (170, 170, 170))
-        visible = {f.track_id: f for f in faces}
-        for track_id, trail in self.trails.items():
-            face = visible.get(track_id)
-            if face is None:
-                continue
-            color = np.array(EMOTION_BGR[label_of(face)[0]], float)
-            pts = [to_px(v, a) for v, a in trail]
-            for i in range(1, len(pts)):
-                fade = i / len(pts)  # older segments blend into the panel
-                c = tuple(int(v) for v in color * fade + np.array(PANEL) * (1 - fade))
-                cv2.line(canvas, pts[i - 1], pts[i], c, max(1, round(2 * s)), cv2.LINE_AA)
-            cv2.circle(canvas, pts[-1], max(3, int(6 * s)), tuple(int(v) for v in color), -1, cv2.LINE_AA)
-            cv2.circle(canvas, pts[-1], max(3, int(6 * s)), WHITE, 1, cv2.LINE_AA)
-            put_text(canvas, f"#{track_id}", (pts[-1][0] + 8, pts[-1][1] - 6), fs, WHITE)
+def hud_lines(fps: float, backend: str, stage_ms: dict[str, float], paused: bool) -> tuple[str, list[str]]:
+    """The HUD's first line (FPS, where the classifier runs, e.g. "cpu int8", paused) and its stage timings."""
+    head = (f"{fps:5.1f} FPS   " if fps > 0 else "") + backend + ("   PAUSED" if paused else "")
+    return head, [f"{k} {v:.1f}" for k, v in stage_ms.items()] + (["ms"] if stage_ms else [])
 
 
 class HudAnnotator:
-    """FPS, where the classifier runs (e.g. "cpu int8"), per-stage latency, and the recording /
-    paused state, top left."""
+    """FPS, backend and per-stage latency, top left (wrapped to the frame), and the REC marker, top right."""
 
-    def __init__(self, backend: str = ""):
-        self.backend = backend
-
-    def annotate(self, canvas: np.ndarray, fps: float, stage_ms: dict[str, float], recording: bool,
-                 paused: bool) -> None:
-        s = text_scale(canvas)
-        lines = [(f"{fps:5.1f} FPS   " if fps > 0 else "") + self.backend + ("   PAUSED" if paused else "")]
-        lines.append("  ".join(f"{k} {v:.1f}" for k, v in stage_ms.items()) + " ms")
-        row = int(22 * s)
-        width = max(cv2.getTextSize(t, FONT, 0.5 * s, 1)[0][0] for t in lines)
-        shade(canvas, 0, 0, width + 20, row * len(lines) + 10)
-        for i, t in enumerate(lines):
-            put_text(canvas, t, (8, row * (i + 1)), 0.5 * s)
-        if recording:
-            x = canvas.shape[1] - int(80 * s)
-            cv2.circle(canvas, (x, int(20 * s)), int(8 * s), (0, 0, 255), -1, cv2.LINE_AA)
-            put_text(canvas, "REC", (x + int(14 * s), int(27 * s)), 0.6 * s, (0, 0, 255), max(1, round(2 * s)))
+    def annotate(self, canvas: np.ndarray, lay: Layout) -> None:
+        if lay.hud is not None:
+            shade(canvas, lay.hud.rect)
+            for t in lay.hud.lines:
+                put(canvas, t)
+        if lay.rec is not None:
+            dot, text = lay.rec
+            cv2.circle(canvas, (dot.x + dot.w // 2, dot.y + dot.h // 2), dot.w // 2, (0, 0, 255), -1, cv2.LINE_AA)
+            put(canvas, text, (0, 0, 255))
 
 
 class HelpAnnotator:
-    def annotate(self, canvas: np.ndarray) -> None:
-        s = text_scale(canvas)
-        row = int(26 * s)
-        w = int(360 * s)
-        h = row * (len(KEYS) + 2)
-        x0 = max(0, (canvas.shape[1] - w) // 2)
-        y0 = max(0, (canvas.shape[0] - h) // 2)
-        shade(canvas, x0, y0, x0 + w, y0 + h, 0.8)
-        put_text(canvas, "Keys", (x0 + 14, y0 + row), 0.7 * s, WHITE, max(1, round(2 * s)))
-        for i, (key, what) in enumerate(KEYS):
-            y = y0 + row * (i + 2)
-            put_text(canvas, key, (x0 + 14, y), 0.55 * s, (120, 220, 255))
-            put_text(canvas, what, (x0 + int(110 * s), y), 0.55 * s)
+    def annotate(self, canvas: np.ndarray, lay: Layout) -> None:
+        r = lay.help.rect
+        shade(canvas, r, 0.9)
+        cv2.rectangle(canvas, (r.x, r.y), (r.x1 - 1, r.y1 - 1), AXIS, 1)
+        put(canvas, lay.help.title)
+        for key, what in lay.help.keys:
+            put(canvas, key, KEY_COLOR)
+            put(canvas, what)
 
 
-def no_face_hint(canvas: np.ndarray) -> None:
-    s = text_scale(canvas)
-    text = "no face"
-    (tw, th), _ = cv2.getTextSize(text, FONT, 0.9 * s, 2)
-    x, y = (canvas.shape[1] - tw) // 2, canvas.shape[0] - int(30 * s)
-    shade(canvas, x - 12, y - th - 12, x + tw + 12, y + 12)
-    put_text(canvas, text, (x, y), 0.9 * s, (120, 220, 255), max(1, round(2 * s)))
+def no_face_hint(canvas: np.ndarray, lay: Layout) -> None:
+    shade(canvas, lay.no_face.rect)
+    put(canvas, lay.no_face.text, KEY_COLOR)
+
+
+def selected_face(faces: list[Face], selected: int | None) -> Face | None:
+    """The face the dashboard follows: the selected ID while it is in view, else the lowest ID."""
+    return next((f for f in faces if f.track_id == selected), min(faces, key=lambda f: f.track_id, default=None))
+
+
+class Renderer:
+    """One frame's canvas: the layout for what is on, then each annotator in turn. It keeps the side
+    column's width from frame to frame (columns only grow until the frame size or the panels change)."""
+
+    def __init__(self, au_names: dict[str, str], weak: frozenset[str], backend: str, dashboard=None):
+        self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
+        self.au_list = ActionUnitAnnotator(au_names, weak)
+        self.va_plot, self.mesh = ValenceArousalAnnotator(), LandmarkAnnotator()
+        self.hud, self.help = HudAnnotator(), HelpAnnotator()
+        self.backend, self.dashboard = backend, dashboard
+        self.columns, self._column_key = 0, None
+        self._background: np.ndarray | None = None
+
+    def has_room(self, image: np.ndarray) -> bool:
+        """Whether the window has room for the dashboard beside this frame."""
+        return choose_dashboard(image.shape[1], image.shape[0], self.au_list.widest)[1]
+
+    def layout(self, result: FrameResult, ov: Overlays, *, fps: float = 0.0, stage_ms: dict | None = None,
+               recording: bool = False, paused: bool = False, selected: int | None = None) -> Layout:
+        fh, fw = result.image.shape[:2]
+        dash = bool(ov.dashboard) and self.dashboard is not None
+        key = (fw, fh, ov.probs, ov.aus, dash)
+        if key != self._column_key:
+            self.columns, self._column_key = 0, key
+        specs = []
+        for f in result.faces:
+            title, names, _, _ = self.au_list.rows(f)
+            specs.append(FaceSpec(f.track_id, f.box, tag_text(f), names, title))
+        face = selected_face(result.faces, selected) if dash else None
+        req = LayoutRequest(probs=ov.probs, aus=ov.aus, boxes=ov.boxes, va=ov.va, rec=recording, help=ov.help,
+                            hud=hud_lines(fps, self.backend, stage_ms or {}, paused) if ov.hud else None,
+                            dashboard=dash, au_text=self.au_list.widest, columns=self.columns,
+                            selected=face.track_id if face else None)
+        if dash:
+            req.dashboard_title = tag_text(face) if face else "no face in view"
+            ids = sorted(f.track_id for f in result.faces)
+            req.dashboard_hint = (f"face {ids.index(face.track_id) + 1} of {len(ids)}   f / Tab: next" if face
+                                  else "f / Tab: next face")
+            if face:
+                req.dashboard_au_title, req.dashboard_aus, _, _ = self.au_list.rows(face)
+        lay = layout(fw, fh, specs, req)
+        self.columns = lay.columns
+        return lay
+
+    def render(self, result: FrameResult, ov: Overlays, **state) -> tuple[np.ndarray, Layout]:
+        if ov.dashboard is None:
+            ov.dashboard = self.has_room(result.image)
+        lay = self.layout(result, ov, **state)
+        image, faces = result.image, result.faces
+        fh, fw = image.shape[:2]
+        if lay.canvas == (fw, fh):
+            canvas = image.copy()
+        else:
+            if self._background is None or self._background.shape[:2] != lay.canvas[::-1]:
+                self._background = np.full((lay.canvas[1], lay.canvas[0], 3), PANEL_BGR, np.uint8)
+            canvas = self._background.copy()  # far cheaper than filling with a colour each frame
+            canvas[:fh, :fw] = image
+        if not faces:
+            no_face_hint(canvas, lay)
+        if ov.landmarks:
+            self.mesh.annotate(canvas, faces, lay.frame)
+        shown = selected_face(faces, state.get("selected")) if lay.dashboard is not None else None
+        if ov.boxes:
+            self.boxes.annotate(canvas, faces, lay, shown.track_id if shown else None)
+        if ov.probs:
+            self.bars.annotate(canvas, faces, lay)
+        if ov.aus:
+            self.au_list.annotate(canvas, faces, lay)
+        if lay.inset is not None:
+            self.va_plot.annotate(canvas, faces, lay)
+        if lay.dashboard is not None:
+            self.dashboard.annotate(canvas, lay, shown, self.au_list)
+        if lay.column_note is not None:
+            put(canvas, lay.column_note, AXIS)
+        self.hud.annotate(canvas, lay)
+        if lay.help is not None:
+            self.help.annotate(canvas, lay)
+        return canvas, lay
+

@@ -16,6 +16,17 @@ FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv"
 MIN_FREE_BYTES = 16 * 2**20
 
 
+def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`frame` scaled to fit `size` (width, height) with its aspect ratio kept, centred on black."""
+    w, h = size
+    scale = min(w / frame.shape[1], h / frame.shape[0])
+    fw, fh = max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale))
+    out = np.zeros((h, w, 3), np.uint8)
+    x, y = (w - fw) // 2, (h - fh) // 2
+    out[y:y + fh, x:x + fw] = cv2.resize(frame, (fw, fh), interpolation=cv2.INTER_AREA)
+    return out
+
+
 class RecordError(Exception):
     """A recording that cannot be written; the message is one line for the user."""
 
@@ -45,8 +56,8 @@ class VideoRecorder:
                 raise RecordError(f"{self.path}: cannot open for writing")
             self._file = open(self.path, "rb")
         self._check_space()
-        if (w, h) != self.size:  # a camera may change resolution mid-stream; keep the file valid
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        if (w, h) != self.size:  # a camera may change resolution, the window its layout: keep the file valid
+            frame = letterbox(frame, self.size)
         self.writer.write(frame)
         self.frames += 1
 

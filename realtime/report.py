@@ -51,7 +51,7 @@ from matplotlib.patches import Circle, Patch
 from tqdm import tqdm
 
 from models import EMOTIONS
-from realtime.style import emotion_rgb01
+from realtime.style import AROUSAL_HEX, VALENCE_HEX, emotion_rgb01
 
 DPI = 150
 TIMELINE_WIDTH_PX, TIMELINE_HEADER_PX, TIMELINE_FACE_PX = 1500, 120, 580
@@ -84,7 +84,7 @@ NUMERIC_RANGES = {  # every numeric column but the AUs, with the range it must l
 # Values are written rounded, so allow a hair outside the nominal ranges.
 RANGE_TOLERANCE = 1e-6
 
-VALENCE_COLOR, AROUSAL_COLOR = "#111111", "#7b3294"
+VALENCE_COLOR, AROUSAL_COLOR = VALENCE_HEX, AROUSAL_HEX
 TIME_CMAP = "viridis"  # luminance rises with time, so the order survives greyscale printing
 STYLE = {
     "font.size": 11,

@@ -17,6 +17,11 @@ assert set(EMOTION_RGB) == set(EMOTIONS)
 
 EMOTION_BGR = {k: (b, g, r) for k, (r, g, b) in EMOTION_RGB.items()}
 
+# The report's valence and arousal lines (matplotlib hex) and the same colours for OpenCV.
+VALENCE_HEX, AROUSAL_HEX = "#111111", "#7b3294"
+VALENCE_BGR, AROUSAL_BGR = (tuple(int(h[i:i + 2], 16) for i in (5, 3, 1)) for h in (VALENCE_HEX, AROUSAL_HEX))
+PANEL_BGR = (32, 32, 32)  # the live overlays' panels and the dashboard's background
+
 
 def emotion_rgb01(name: str) -> tuple[float, float, float]:
     """Matplotlib colour for an emotion."""

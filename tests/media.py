@@ -48,3 +48,35 @@ def make_face_video(path: Path, frames: int = 48, no_face: range = range(20, 26)
         writer.write(frame)
     writer.release()
     return {"frames": frames, "fps": fps, "face_frames": [i for i in range(frames) if i not in no_face]}
+
+
+def portrait_astronaut_bgr() -> np.ndarray:
+    """A phone-shaped 405x720 frame: the astronaut photo's middle 288 px column around her face, enlarged."""
+    photo = cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR)
+    return cv2.resize(photo[:, 80:368], (405, 720), interpolation=cv2.INTER_CUBIC)
+
+
+def four_faces_bgr(videos: Path | None = None) -> np.ndarray:
+    """640x480, a real face in each cell of a 2x2 grid: the astronaut and, where `videos` (the shared
+    clips) exist, a frame of three clips of other people; else the astronaut mirrored and dimmed."""
+    face = astronaut_face_bgr()
+    cells = [face]
+    clips = [("liveportrait_d0.mp4", 10), ("liveportrait_d18.mp4", 50), ("pyfeat_single_face.mp4", 20)]
+    for name, index in clips:
+        cap = cv2.VideoCapture(str(videos / name)) if videos is not None and (videos / name).is_file() else None
+        if cap is not None:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, frame = cap.read()
+            cap.release()
+            if ok:
+                cells.append(frame)
+                continue
+        cells.append(cv2.flip(face, 1) if len(cells) % 2 else (face * 0.7).astype(np.uint8))
+    out = np.full((480, 640, 3), 90, np.uint8)
+    for k, cell in enumerate(cells):
+        s = min(300 / cell.shape[1], 225 / cell.shape[0])
+        small = cv2.resize(cell, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        x = (k % 2) * 320 + (320 - small.shape[1]) // 2
+        y = (k // 2) * 240 + (240 - small.shape[0]) // 2
+        out[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return out

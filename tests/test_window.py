@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from tests.media import astronaut_crowd_bgr, make_face_video
-from tests.paths import REPO, WEIGHTS
+from tests.media import astronaut_crowd_bgr, four_faces_bgr, make_face_video, portrait_astronaut_bgr
+from tests.paths import REPO, VIDEOS, WEIGHTS
 
 TOOLS = ("Xvfb", "xdotool", "import")
 pytestmark = [
@@ -139,7 +139,7 @@ def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
     started = time.monotonic()
-    win = Window(display, ["--source", photo, "--output-dir", tmp_path / "out"], tmp_path)
+    win = Window(display, ["--source", photo, "--output-dir", tmp_path / "out", "--no-dashboard"], tmp_path)
     base = win.shot_when("0_default", lambda s: s is not None)
     assert base is not None and base.shape[0] >= 400, "the window shows the whole 512x512 image"
 
@@ -154,8 +154,9 @@ def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     assert region_change(no_va, bars, 0.55, 0.15, 0.95, 0.45) > 8, "bars appear beside the face"
 
     win.key("b")
-    no_boxes = win.shot_when("3_boxes_off", lambda s: region_change(bars, s, 0.35, 0.1, 0.55, 0.22) > 5)
-    assert region_change(bars, no_boxes, 0.35, 0.1, 0.55, 0.22) > 5, "the label above the face disappears"
+    # The HUD takes the room above the face, so its label hangs under the box.
+    no_boxes = win.shot_when("3_boxes_off", lambda s: region_change(bars, s, 0.34, 0.34, 0.55, 0.4) > 5)
+    assert region_change(bars, no_boxes, 0.34, 0.34, 0.55, 0.4) > 5, "the label under the face disappears"
 
     win.key("h")
     help_shown = win.shot_when("4_help", lambda s: region_change(no_boxes, s, 0.3, 0.3, 0.7, 0.7) > 10)
@@ -178,7 +179,7 @@ def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
 def test_record_key_writes_playable_video(display, tmp_path):
     video = tmp_path / "clip.mp4"
     make_face_video(video, frames=900, no_face=range(0))  # long enough to stay open while keys arrive
-    win = Window(display, ["--source", video, "--output-dir", tmp_path / "out"], tmp_path)
+    win = Window(display, ["--source", video, "--output-dir", tmp_path / "out", "--no-dashboard"], tmp_path)
 
     def rec_marker(shot: np.ndarray) -> bool:  # red, top right
         h, w = shot.shape[:2]
@@ -210,7 +211,7 @@ def test_record_key_writes_playable_video(display, tmp_path):
 def test_a_large_photo_opens_shrunk_to_fit_with_every_face_labelled(display, tmp_path):
     frame, centres = astronaut_crowd_bgr()  # 1920x1080, three small faces
     cv2.imwrite(str(tmp_path / "crowd.png"), frame)
-    win = Window(display, ["--source", tmp_path / "crowd.png"], tmp_path)
+    win = Window(display, ["--source", tmp_path / "crowd.png", "--no-dashboard"], tmp_path)
 
     def orange_near_faces(shot: np.ndarray) -> list[int]:
         h, w = shot.shape[:2]
@@ -236,7 +237,7 @@ def test_a_large_photo_opens_shrunk_to_fit_with_every_face_labelled(display, tmp
 def test_action_unit_bars_and_the_face_mesh_toggle(display, tmp_path):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
-    win = Window(display, ["--source", photo, "--no-va"], tmp_path)
+    win = Window(display, ["--source", photo, "--no-va", "--no-dashboard"], tmp_path)
     base = win.shot("0_default")
     # The face's box spans x 0.35-0.53 and y 0.16-0.35 of the photo; the AU panel goes under it.
     win.key("a")
@@ -254,3 +255,45 @@ def test_action_unit_bars_and_the_face_mesh_toggle(display, tmp_path):
     code, out, err = win.wait()
     assert code == 0, err
     assert "AU12 Lip corner puller" in out and "[measured]" in out
+
+
+@pytest.mark.parametrize("shape", ["portrait 405x720", "640x480, four faces", "1920x1080"])
+def test_dashboard_beside_the_video_at_three_frame_shapes(display, tmp_path, shape):
+    frame = {"portrait 405x720": portrait_astronaut_bgr, "640x480, four faces": lambda: four_faces_bgr(VIDEOS),
+             "1920x1080": lambda: astronaut_crowd_bgr()[0]}[shape]()
+    fh, fw = frame.shape[:2]
+    cv2.imwrite(str(tmp_path / "frame.png"), frame)
+    win = Window(display, ["--source", tmp_path / "frame.png", "--probs", "--aus"], tmp_path)
+
+    def laid_out(shot: np.ndarray) -> bool:  # not Qt's first, default-sized window
+        return shot.shape[0] >= 0.85 * min(fh, 720) and shot.shape[1] / shot.shape[0] > fw / fh + 0.1
+
+    with_dash = win.shot_when("0_dashboard", laid_out)
+    h, w = with_dash.shape[:2]
+    assert w <= 1280 and h <= 720, (w, h)
+    assert laid_out(with_dash), "the dashboard is on by default, beside the video"
+    # The dashboard's top part, right of the video (the window shows the frame at its own height or less).
+    side = (min(w, fw * h / fh) / w + 0.02, 0.02, 0.98, 0.45)
+    win.key("f")  # the next face: with several, the dashboard's title and bars change; with one, nothing
+    after_f = win.shot_when("1_next_face", lambda s: shape != "640x480, four faces"
+                            or region_change(with_dash, s, *side) > 2)
+    if shape == "640x480, four faces":
+        assert region_change(with_dash, after_f, *side) > 2
+    win.key("h")
+    helped = win.shot_when("2_help", lambda s: region_change(after_f, s, 0.3, 0.3, 0.7, 0.7) > 8)
+    assert region_change(after_f, helped, 0.3, 0.3, 0.7, 0.7) > 8, "the help appears"
+    win.key("h")
+    win.key("d")
+    # Without the dashboard the window is the video, and the side column where panels have no room.
+    no_dash = win.shot_when("3_no_dashboard", lambda s: s.shape != with_dash.shape)
+    assert no_dash.shape != with_dash.shape, "d hides the dashboard"
+    win.key("t")
+    no_hud = win.shot_when("4_no_hud", lambda s: s.shape == no_dash.shape
+                           and region_change(no_dash, s, 0.0, 0.0, 0.25, 0.06) > 3)
+    assert region_change(no_dash, no_hud, 0.0, 0.0, 0.25, 0.06) > 3, "t hides the HUD"
+    win.key("d")
+    back = win.shot_when("5_dashboard_again", lambda s: s.shape == with_dash.shape)
+    assert back.shape == with_dash.shape
+    win.key("q")
+    code, out, err = win.wait()
+    assert code == 0, err
