@@ -251,12 +251,18 @@ class App:
     def show(self, canvas: np.ndarray, result: FrameResult) -> bool:
         """Display a frame and handle keys; stills and pauses wait here. False means quit."""
         self.display(canvas)
+        shown_at = time.perf_counter()
         while True:
             waiting = self.source.stills or self.paused
             t0 = time.perf_counter()
             key = cv2.waitKey(50 if waiting else 1) & 0xFF
             if waiting:
                 self.summary.waiting_s += time.perf_counter() - t0
+                # On a busy machine Qt can paint the window before it is mapped at its size and then
+                # leave it black; a still or paused frame is shown again now and then to heal that.
+                if time.perf_counter() - shown_at > 0.5:
+                    self.display(canvas)
+                    shown_at = time.perf_counter()
             if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
                 return False  # the window was closed with the mouse
             if key == 255:

@@ -112,7 +112,7 @@ def test_an_interrupted_run_finalises_recording_log_and_report(tmp_path, sig):
         time.sleep(0.2)
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 0, stdout + stderr
     assert "Traceback" not in stderr and "ended by interrupted" in stdout
     summary_line = re.search(r"^(\d+) frames .*, (\d+) face rows, ([\d.]+) FPS; ended by interrupted", stdout, re.M)
     frames, face_rows, fps = int(summary_line[1]), int(summary_line[2]), float(summary_line[3])

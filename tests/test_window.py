@@ -2,6 +2,7 @@
 
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -27,19 +28,19 @@ WINDOW = "Facial expression"
 
 @pytest.fixture(scope="module")
 def display():
-    number = next(n for n in range(90, 140) if not Path(f"/tmp/.X{n}-lock").exists())
-    # -noreset: by default the server resets when its last client leaves, and an app starting at that
-    # moment (the next test's) cannot connect.
-    xvfb = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {**os.environ, "DISPLAY": f":{number}"}
-    deadline = time.time() + 60
-    # Ready when it answers a client, not merely when its socket exists.
-    while subprocess.run(["xdotool", "getmouselocation"], env=env, capture_output=True).returncode != 0:
-        if time.time() > deadline or xvfb.poll() is not None:
-            xvfb.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.1)
+    # -displayfd: the server picks a free display number and writes it once it accepts clients, so
+    # test processes running side by side (pytest -n) each get their own. -noreset: by default the
+    # server resets when its last client leaves, and an app starting at that moment cannot connect.
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp",
+                             "-noreset"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,))
+    os.close(write_end)
+    with os.fdopen(read_end) as reply:
+        ready, _, _ = select.select([reply], [], [], 60)
+        number = reply.readline().strip() if ready else ""  # empty too if the server exited
+    if not number:
+        xvfb.kill()
+        pytest.fail("Xvfb did not start")
     yield f":{number}"
     xvfb.terminate()
     xvfb.wait(10)
@@ -140,8 +141,9 @@ def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
     started = time.monotonic()
     win = Window(display, ["--source", photo, "--output-dir", tmp_path / "out", "--no-dashboard"], tmp_path)
-    base = win.shot_when("0_default", lambda s: s is not None)
-    assert base is not None and base.shape[0] >= 400, "the window shows the whole 512x512 image"
+    # The photo's top row is light: a black one is a window not yet painted at its final size.
+    base = win.shot_when("0_default", lambda s: s.shape == (512, 512, 3) and s[:2].mean() > 60)
+    assert base.shape == (512, 512, 3) and base[:2].mean() > 60, "the window shows the whole 512x512 image"
 
     # Each key's effect is awaited in screenshots: a busy machine may take a while to redraw.
     win.key("v")
