@@ -103,6 +103,7 @@ def draw_circumplex(canvas: np.ndarray, c: Circumplex, m: Metrics, trails, alpha
         put(canvas, t, (190, 190, 190))
     width = max(1, round(m.u / 8))
     dot = max(3, round(m.u / 3))
+    taken = [t.box for t in c.labels]  # the axis labels, then each face's placed label
     for points, color, label in trails:
         if not len(points):
             continue
@@ -115,9 +116,23 @@ def draw_circumplex(canvas: np.ndarray, c: Circumplex, m: Metrics, trails, alpha
         cv2.circle(canvas, pts[-1], dot, tuple(int(x) for x in color), -1, cv2.LINE_AA)
         cv2.circle(canvas, pts[-1], dot, WHITE, 1, cv2.LINE_AA)
         if label:
-            x = min(pts[-1][0] + dot + 2, c.rect.x1 - m.size(label, 0.85)[0] - 2)
-            y = max(pts[-1][1] - dot, c.rect.y + m.u)
-            cv2.putText(canvas, label, (x, y), FONT, m.scale * 0.85, WHITE, m.thickness, cv2.LINE_AA)
+            place_point_label(canvas, c.rect, pts[-1], dot, label, m, taken)
+
+
+def place_point_label(canvas: np.ndarray, panel: Rect, point: tuple[int, int], dot: int, label: str, m: Metrics,
+                      taken: list[Rect]) -> None:
+    """A face's ID beside its dot, at the first corner around it clear of every text already there:
+    faces with the same affect put their dots together, and their IDs must not print over each other.
+    With no clear corner the ID is left out; the dot's colour still says the emotion."""
+    w, asc, desc = m.size(label, 0.85)
+    px, py = point
+    for x, top in ((px + dot + 2, py - dot - asc - desc), (px - dot - 2 - w, py - dot - asc - desc),
+                   (px + dot + 2, py + dot), (px - dot - 2 - w, py + dot)):
+        box = Rect(x, top, w, asc + desc)
+        if box.inside(panel) and not any(box.intersects(t) for t in taken):
+            taken.append(box)
+            cv2.putText(canvas, label, (x, top + asc), FONT, m.scale * 0.85, WHITE, m.thickness, cv2.LINE_AA)
+            return
 
 
 class BoxAnnotator:

@@ -185,3 +185,20 @@ def test_rendered_canvas_marks_the_selected_face_and_keeps_history_per_id():
     assert len(xs) and xs.min() >= b.x - 10 and xs.max() <= b.x1 + 10 and ys.min() >= b.y - 10
     dash.reset()
     assert not dash.history
+
+
+def test_ids_of_faces_with_the_same_affect_never_print_over_each_other_or_the_axis_labels():
+    from realtime.draw import place_point_label
+
+    lay = layout(640, 480, [], LayoutRequest(va=True))
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    inset = lay.inset
+    taken = [t.box for t in inset.labels]
+    point = (inset.centre[0] - inset.radius // 2, inset.centre[1] + inset.radius // 2)  # clear of the axis labels
+    for track_id in range(1, 7):
+        place_point_label(canvas, inset.rect, point, 4, f"#{track_id}", lay.metrics, taken)
+    placed = taken[len(inset.labels):]
+    assert 2 <= len(placed) <= 4, "one ID per free corner around the dot, the rest left out"
+    for a, b in itertools.combinations(taken, 2):
+        assert not a.intersects(b)
+    assert all(box.inside(inset.rect) for box in placed)
