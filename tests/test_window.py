@@ -72,7 +72,9 @@ class Window:
             if time.time() > deadline or self.proc.poll() is not None:
                 self.proc.kill()
                 pytest.fail(f"no window appeared: {self.proc.communicate()[1][-2000:]}")
-            found = subprocess.run(["xdotool", "search", "--all", "--pid", str(self.proc.pid), "--name", WINDOW],
+            # --onlyvisible: Qt can replace its X window when the window is resized, leaving the old one unmapped.
+            found = subprocess.run(["xdotool", "search", "--onlyvisible", "--all", "--pid", str(self.proc.pid),
+                                    "--name", WINDOW],
                                    env=self.env, capture_output=True, text=True).stdout.split()
             if found:
                 return found[-1]
@@ -84,6 +86,7 @@ class Window:
 
     def shot(self, name: str) -> np.ndarray:
         path = self.tmp / f"{name}.png"
+        self.wid = self.find(timeout=30)
         try:
             # import can hang for good on a window that is going away: bound it, then try again.
             subprocess.run(["import", "-window", self.wid, str(path)], env=self.env, check=True, capture_output=True,
