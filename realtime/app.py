@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections import deque
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -163,15 +163,14 @@ class App:
 
     def emit(self, result: FrameResult, canvas: np.ndarray) -> None:
         t0 = time.perf_counter()
-        with _Interrupts.deferred():
-            if self.recorder is not None:
-                h, w = result.image.shape[:2]
-                self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w])
-            if self.logger is not None:
-                self.logger.write(result)
-            self.summary.frames += 1
-            self.summary.frames_with_faces += bool(result.faces)
-            self.summary.rows += len(result.faces)
+        if self.recorder is not None:
+            h, w = result.image.shape[:2]
+            self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w])
+        if self.logger is not None:
+            self.logger.write(result)
+        self.summary.frames += 1
+        self.summary.frames_with_faces += bool(result.faces)
+        self.summary.rows += len(result.faces)
         self.timer.add("encode", time.perf_counter() - t0)
 
     # -- keys --------------------------------------------------------------------------------
@@ -219,6 +218,7 @@ class App:
         last_tick = time.perf_counter()
         try:
             while True:
+                _Interrupts.check()
                 t0 = time.perf_counter()
                 captured = next(frames, None)
                 if captured is None:
@@ -253,6 +253,7 @@ class App:
         self.display(canvas)
         shown_at = time.perf_counter()
         while True:
+            _Interrupts.check()
             waiting = self.source.stills or self.paused
             t0 = time.perf_counter()
             key = cv2.waitKey(50 if waiting else 1) & 0xFF
@@ -310,29 +311,22 @@ def print_still_summary(result: FrameResult) -> None:
 
 
 class _Interrupts:
-    """Ctrl-C and kill raise KeyboardInterrupt, but never inside `deferred()`: a frame is written
-    to the recording, the CSV and the counts together or not at all, so they always agree."""
+    """Ctrl-C and kill ask the run to stop, and the loop stops between frames: a frame is written
+    to the recording, the CSV and the counts together or not at all, and the exception never lands
+    inside a library's code (a MediaPipe object cut off half built prints a traceback as it is
+    collected). A second one, for a loop stuck in a read that hangs, raises at once."""
 
-    depth = 0
-    pending = False
+    requested = False
 
     @classmethod
     def handle(cls, signum, frame) -> None:
-        if cls.depth:
-            cls.pending = True
-        else:
+        if cls.requested:
             raise KeyboardInterrupt
+        cls.requested = True
 
     @classmethod
-    @contextmanager
-    def deferred(cls):
-        cls.depth += 1
-        try:
-            yield
-        finally:
-            cls.depth -= 1
-        if not cls.depth and cls.pending:
-            cls.pending = False
+    def check(cls) -> None:
+        if cls.requested:
             raise KeyboardInterrupt
 
 
@@ -349,6 +343,7 @@ def run(cfg: AppConfig) -> RunSummary:
         report_dir = Path(cfg.report)
         report_dir.mkdir(parents=True, exist_ok=True)
         cfg.csv = cfg.csv or str(report_dir / "frames.csv")
+    _Interrupts.requested = False
     for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
         signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
