@@ -24,7 +24,7 @@ from mappings import default_measured, default_prototypes
 from realtime.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.csvlog import CsvLogger
 from realtime.dashboard import Dashboard
-from realtime.draw import Overlays, Renderer, selected_face
+from realtime.draw import Overlays, Renderer, selected_face, splash
 from realtime.faces import FrameResult
 from realtime.layout import MAX_WINDOW
 from realtime.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, load_classifier
@@ -347,13 +347,20 @@ def run(cfg: AppConfig) -> RunSummary:
     for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
         signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
+        if cfg.display:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+            stack.callback(cv2.destroyAllWindows)
+            cv2.imshow(WINDOW, splash("loading the models..."))
+            cv2.waitKey(1)
         classifier = load_classifier(cfg.pipeline)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
         pipeline = stack.enter_context(Pipeline(cfg.pipeline, stills=source.stills, classifier=classifier))
         app = App(cfg, source, pipeline, stack)
         if cfg.display:
-            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-            stack.callback(cv2.destroyAllWindows)
+            # Qt must see its window mapped before the first resize: without a window manager, one
+            # resized first never learns it was mapped and never paints (seen under Xvfb). The window
+            # opened before the models loaded, so the map has happened; this hands Qt its events.
+            cv2.waitKey(1)
         try:
             summary = app.run()
         except KeyboardInterrupt:

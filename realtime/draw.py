@@ -63,6 +63,15 @@ def put(canvas: np.ndarray, t: Text, color=WHITE, text: str | None = None) -> No
     cv2.putText(canvas, t.text if text is None else text, t.org, FONT, t.scale, color, t.thickness, cv2.LINE_AA)
 
 
+def splash(message: str, size: tuple[int, int] = (400, 300)) -> np.ndarray:
+    """What the window shows while the models load (at Qt's default window size): one centred line."""
+    w, h = size
+    canvas = np.full((h, w, 3), PANEL_BGR, np.uint8)
+    (tw, th), _ = cv2.getTextSize(message, FONT, 0.6, 1)
+    cv2.putText(canvas, message, ((w - tw) // 2, (h + th) // 2), FONT, 0.6, WHITE, 1, cv2.LINE_AA)
+    return canvas
+
+
 def label_of(face: Face) -> tuple[str, float]:
     """The shown label (it changes with hysteresis, see realtime/temporal.py) and its confidence."""
     return face.shown_label, face.shown_confidence

@@ -55,11 +55,15 @@ class Window:
         self.proc = subprocess.Popen([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.wid = self.find(timeout=180)
-        # The window maps blank (black, or Qt's plain grey at its default size) before the first frame
-        # is drawn, and keys sent before then can be lost: on a busy 2-core machine that first frame
-        # can take many seconds. A drawn frame is anything but one flat colour.
+        # Before the first frame the window is blank (Qt's grey and black) or the grey "loading"
+        # splash, and keys sent then can be lost: on a busy 2-core machine that first frame can take
+        # many seconds. A drawn frame has colour (every source here does, and so do the overlays).
+        def drawn(s: np.ndarray) -> bool:
+            return s is not None and (s.max(axis=2).astype(int) - s.min(axis=2) > 40).mean() > 0.01
+
         try:
-            self.shot_when("first_frame", lambda s: s is not None and s.std() > 10)
+            first = self.shot_when("first_frame", drawn)
+            assert drawn(first), "the window never showed a drawn frame"
         except BaseException:
             self.proc.kill()  # a failed test must not leave the app running
             raise
