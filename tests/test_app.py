@@ -97,6 +97,18 @@ def test_headless_run_writes_report(headless_run):
     assert summary["faces"]["1"]["dominant_emotion"] == "happy"
 
 
+def test_the_first_interrupt_asks_the_loop_to_stop_and_a_second_raises_at_once(monkeypatch):
+    from realtime.app import _Interrupts
+
+    monkeypatch.setattr(_Interrupts, "requested", False)
+    _Interrupts.check()  # nothing asked yet
+    _Interrupts.handle(signal.SIGINT, None)  # no exception inside whatever code was running
+    with pytest.raises(KeyboardInterrupt):
+        _Interrupts.check()  # the loop, between frames
+    with pytest.raises(KeyboardInterrupt):
+        _Interrupts.handle(signal.SIGINT, None)  # a loop stuck in a read: the second Ctrl-C
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_an_interrupted_run_finalises_recording_log_and_report(tmp_path, sig):
