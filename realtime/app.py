@@ -251,7 +251,6 @@ class App:
     def show(self, canvas: np.ndarray, result: FrameResult) -> bool:
         """Display a frame and handle keys; stills and pauses wait here. False means quit."""
         self.display(canvas)
-        shown_at = time.perf_counter()
         while True:
             _Interrupts.check()
             waiting = self.source.stills or self.paused
@@ -259,11 +258,6 @@ class App:
             key = cv2.waitKey(50 if waiting else 1) & 0xFF
             if waiting:
                 self.summary.waiting_s += time.perf_counter() - t0
-                # On a busy machine Qt can paint the window before it is mapped at its size and then
-                # leave it black; a still or paused frame is shown again now and then to heal that.
-                if time.perf_counter() - shown_at > 0.5:
-                    self.display(canvas)
-                    shown_at = time.perf_counter()
             if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
                 return False  # the window was closed with the mouse
             if key == 255:
@@ -347,20 +341,15 @@ def run(cfg: AppConfig) -> RunSummary:
     for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
         signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
-        if cfg.display:
+        classifier = load_classifier(cfg.pipeline)
+        source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
+        if cfg.display:  # opens while the face models load, saying so; the inputs are known good by now
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             stack.callback(cv2.destroyAllWindows)
             cv2.imshow(WINDOW, splash("loading the models..."))
             cv2.waitKey(1)
-        classifier = load_classifier(cfg.pipeline)
-        source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
         pipeline = stack.enter_context(Pipeline(cfg.pipeline, stills=source.stills, classifier=classifier))
         app = App(cfg, source, pipeline, stack)
-        if cfg.display:
-            # Qt must see its window mapped before the first resize: without a window manager, one
-            # resized first never learns it was mapped and never paints (seen under Xvfb). The window
-            # opened before the models loaded, so the map has happened; this hands Qt its events.
-            cv2.waitKey(1)
         try:
             summary = app.run()
         except KeyboardInterrupt:

@@ -62,7 +62,10 @@ class Window:
             return s is not None and (s.max(axis=2).astype(int) - s.min(axis=2) > 40).mean() > 0.01
 
         try:
-            first = self.shot_when("first_frame", drawn)
+            first = self.shot_when("first_frame", drawn, timeout=30)
+            if first is not None and first.max() == 0:
+                self.remap()
+            first = first if drawn(first) else self.shot_when("first_frame", drawn, timeout=150)
             assert drawn(first), "the window never showed a drawn frame"
         except BaseException:
             self.proc.kill()  # a failed test must not leave the app running
@@ -83,6 +86,15 @@ class Window:
             if found:
                 return found[-1]
             time.sleep(0.3)
+
+    def remap(self) -> None:
+        """Unmap and map the window, as a window manager would map it. Under a bare Xvfb on a busy
+        machine, the Qt that opencv-contrib bundles sometimes never gets its new window's MapNotify
+        and never paints it: the window stays black (Qt itself paints grey). A five-line cv2 script
+        (namedWindow, imshow, waitKey) does this in about 1 start in 5 beside two busy loops, with
+        no resize, so the app cannot avoid it; a remap heals it."""
+        for action in ("windowunmap", "windowmap"):
+            subprocess.run(["xdotool", action, "--sync", self.wid], env=self.env, check=True, timeout=30)
 
     def key(self, name: str) -> None:
         """Send a key; the caller waits for the state it expects (shot_when, wait_for), not for a time."""
