@@ -27,16 +27,16 @@ if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
 
 from mappings import MappingError  # noqa: E402
 from models.checkpoint import CheckpointError  # noqa: E402
-from realtime.app import AppConfig, run  # noqa: E402
-from realtime.capture import CaptureError  # noqa: E402
+from realtime.analysis.capture import CaptureError  # noqa: E402
+from realtime.analysis.detect import DetectorError  # noqa: E402
+from realtime.analysis.landmarks import LandmarkerError  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
-from realtime.csvlog import LogError  # noqa: E402
-from realtime.detect import DetectorError  # noqa: E402
-from realtime.draw import Overlays  # noqa: E402
-from realtime.landmarks import LandmarkerError  # noqa: E402
-from realtime.preflight import PreflightError  # noqa: E402
-from realtime.record import RecordError  # noqa: E402
-from realtime.report import ReportError  # noqa: E402
+from realtime.outputs.csvlog import LogError  # noqa: E402
+from realtime.outputs.record import RecordError  # noqa: E402
+from realtime.outputs.report import ReportError  # noqa: E402
+from realtime.window.app import AppConfig, run  # noqa: E402
+from realtime.window.draw import Overlays  # noqa: E402
+from realtime.window.preflight import PreflightError  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

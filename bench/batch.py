@@ -28,8 +28,8 @@ from realtime import quiet
 
 quiet.set_library_log_levels()
 
+from realtime.analysis.pipeline import PipelineOptions  # noqa: E402
 from realtime.batch import analyze_task, find_inputs, run_batch  # noqa: E402
-from realtime.pipeline import PipelineOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """Which crop framing makes detected faces look like FER2013's own 48x48 crops to the classifier?
 
 Each PublicTest image is upscaled (4x, cubic) and centred on a mid-grey canvas, so the detector
-sees a whole face with context; the real detector (IMAGE mode) and realtime.crop.crop_face then
+sees a whole face with context; the real detector (IMAGE mode) and realtime.analysis.crop.crop_face then
 cut it out again, and the classifier's accuracy on those crops is compared with its accuracy on
 the raw images, on the same detected subset. Two things are reported:
 
@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from models.checkpoint import DEFAULT_WEIGHTS, load_model
-from realtime import crop
-from realtime.detect import FaceDetector
-from realtime.faces import Detection
+from realtime.analysis import crop
+from realtime.analysis.detect import FaceDetector
+from realtime.analysis.faces import Detection
 from train.data import load
 from train.face_crops import CANVAS, UPSCALE, canvas, most_central
 from train.metrics import classification_report

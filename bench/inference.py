@@ -2,7 +2,7 @@
 
     python -m bench.inference [--weights models/emotion_cnn.pth]
 
-Times the app's classifier (realtime.classify.EmotionClassifier: BatchNorm folded into the
+Times the app's classifier (realtime.analysis.classify.EmotionClassifier: BatchNorm folded into the
 convolutions, channels-last) in each precision this CPU runs well (fp32; bf16 where native;
 int8 when the checkpoint carries it) and, for comparison, the plain checkpoint model; prints
 the median of many runs, since this machine is shared and noisy.
@@ -21,7 +21,7 @@ import torch
 from models.checkpoint import DEFAULT_WEIGHTS, load_model
 from models.device import cpu_has_bf16
 from models.quantize import int8_supported
-from realtime.classify import EmotionClassifier
+from realtime.analysis.classify import EmotionClassifier
 
 
 def median_ms(fn, repeats: int, warmup: int = 10) -> float:

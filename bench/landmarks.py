@@ -4,7 +4,7 @@
 
   replace   one MediaPipe FaceLandmarker on the whole frame, its own detector inside (VIDEO mode
             with num_faces=4 for videos, so new faces are searched every frame; IMAGE mode for photos);
-  on boxes  what the app runs (realtime/landmarks.py): BlazeFace on the frame, then per face a
+  on boxes  what the app runs (realtime/analysis/landmarks.py): BlazeFace on the frame, then per face a
             VIDEO-mode landmarker per track on a square around the box (IMAGE mode for photos).
 
 Prints, for generated 640x480 videos of 1 and 4 faces, the median milliseconds per frame of
@@ -27,10 +27,10 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
 from bench.pipeline import make_video
-from realtime.detect import FaceDetector
-from realtime.faces import Face
-from realtime.landmarks import LANDMARKER_PATH, FaceLandmarker
-from realtime.track import FaceTracker
+from realtime.analysis.detect import FaceDetector
+from realtime.analysis.faces import Face
+from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
+from realtime.analysis.track import FaceTracker
 
 
 def whole_frame_landmarker(video: bool, faces: int) -> vision.FaceLandmarker:

@@ -32,8 +32,8 @@ from mappings.check_on_fer2013 import expected_quadrant, quadrant_label
 from mappings.mapper import affect_batch
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, load_model
-from realtime import crop
-from realtime.faces import Detection
+from realtime.analysis import crop
+from realtime.analysis.faces import Detection
 from train.metrics import classification_report
 from train.predict import predict_probs
 

@@ -3,7 +3,7 @@
     python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--mesh-every N] [--video PATH] [--precision P]
                              [--classifier-threads N] [--dashboard] [--size WxH]
 
-Runs the app's own loop (realtime.app.run: decode, detect, track, landmarks, crop, classify,
+Runs the app's own loop (realtime.window.app.run: decode, detect, track, landmarks, crop, classify,
 smooth + AUs + map, draw, encode to an .mp4 and the CSV log) and, in the same process, a naive
 loop that does what a first attempt would: decode, detect, then per face crop + classify one at
 a time with the unfused model and PyTorch's default threads, draw, encode (no landmarks, so its
@@ -29,11 +29,11 @@ import torch  # noqa: E402
 
 from mappings import affect  # noqa: E402
 from models.checkpoint import DEFAULT_WEIGHTS, load_model  # noqa: E402
-from realtime.app import STAGES, AppConfig, run  # noqa: E402
-from realtime.crop import crop_face  # noqa: E402
-from realtime.detect import FaceDetector  # noqa: E402
-from realtime.draw import Overlays  # noqa: E402
-from realtime.pipeline import PipelineOptions  # noqa: E402
+from realtime.analysis.crop import crop_face  # noqa: E402
+from realtime.analysis.detect import FaceDetector  # noqa: E402
+from realtime.analysis.pipeline import PipelineOptions  # noqa: E402
+from realtime.window.app import STAGES, AppConfig, run  # noqa: E402
+from realtime.window.draw import Overlays  # noqa: E402
 
 
 def make_video(path: Path, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480)) -> None:

@@ -5,7 +5,7 @@
 Runs the app's own loop headless, with the temporal model off, on every clip and on a spliced
 clip that this script builds from stills of different expressions (so its change points are
 known), then replays each face's per-frame probabilities, with their timestamps, through the
-app's temporal model (`realtime.temporal.TemporalModel`) and affect mapping. Prints, per clip:
+app's temporal model (`realtime.analysis.temporal.TemporalModel`) and affect mapping. Prints, per clip:
 label switches per second of face time (the raw per-frame argmax, and the shown label), the
 valence/arousal jitter (median and 95th percentile of the frame-to-frame change, raw and
 filtered), and on the spliced clip the median lag from each change point to the shown label's
@@ -32,10 +32,10 @@ import numpy as np  # noqa: E402
 
 from mappings import affect_batch  # noqa: E402
 from models import EMOTIONS  # noqa: E402
-from realtime.app import AppConfig, run  # noqa: E402
-from realtime.faces import Detection, Face  # noqa: E402
-from realtime.pipeline import PipelineOptions  # noqa: E402
-from realtime.temporal import TemporalConfig, TemporalModel  # noqa: E402
+from realtime.analysis.faces import Detection, Face  # noqa: E402
+from realtime.analysis.pipeline import PipelineOptions  # noqa: E402
+from realtime.analysis.temporal import TemporalConfig, TemporalModel  # noqa: E402
+from realtime.window.app import AppConfig, run  # noqa: E402
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
 SPLICED = "spliced stills"

@@ -47,10 +47,10 @@ def photos(root: Path) -> tuple[list[Path], np.ndarray]:
 
 
 def run_pipeline(paths: list[Path]) -> dict[str, np.ndarray]:
-    from realtime.crop import alignment, crop_face
-    from realtime.detect import FaceDetector
-    from realtime.faces import Face
-    from realtime.landmarks import FaceLandmarker
+    from realtime.analysis.crop import alignment, crop_face
+    from realtime.analysis.detect import FaceDetector
+    from realtime.analysis.faces import Face
+    from realtime.analysis.landmarks import FaceLandmarker
 
     n = len(paths)
     out = {"detected": np.zeros(n, bool), "meshed": np.zeros(n, bool),
@@ -73,7 +73,7 @@ def run_pipeline(paths: list[Path]) -> dict[str, np.ndarray]:
 
 
 def cached_wild_dev(root: str | os.PathLike, cache_dir: Path | None = None) -> WildDev:
-    from realtime.landmarks import CROP_PX, CROP_SCALE, LANDMARKER_PATH
+    from realtime.analysis.landmarks import CROP_PX, CROP_SCALE, LANDMARKER_PATH
 
     root = Path(root)
     paths, labels = photos(root)

@@ -1,10 +1,10 @@
-"""The live pipeline, one module per stage:
+"""Live facial-expression analysis in three rooms:
 
-capture -> detect -> track (ids) -> landmarks (face mesh, blendshapes) -> crop -> classify ->
-action_units (measured AUs, per-person baseline) -> affect (mappings) -> temporal (smoothing,
-label hysteresis, One-Euro filters) -> draw -> record / csvlog.
+- analysis/  the per-frame stages and the Pipeline (no window, no files): what the API, the batch
+             and the benchmarks use;
+- window/    the live window: the frame loop, keys, layout, drawing, dashboard;
+- outputs/   the CSV log, the recording and the session report.
 
-pipeline.py wires detect to temporal (no window: the API, the batch and the benchmarks use it);
-app.py puts the window, drawing, recording and logging around it; batch.py runs many inputs.
-Stages pass the plain records in faces.py.
+At this level only what ties them together: cli.py (the shared analysis flags), batch.py (many
+inputs, in parallel or on a cluster), quiet.py (library log levels), style.py (shared colours).
 """

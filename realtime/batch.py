@@ -5,8 +5,8 @@
 Inputs are the video files under INPUT (any depth) and the folders that hold images (each folder is
 one input, its images analysed one by one, as `run_webcam.py --source FOLDER` does). Each input gets
 OUT/<its path under INPUT>/ with:
-    frames.csv   the app's CSV log (realtime/csvlog.py columns)
-    report       summary.json, timeline.png, va.png (contact_sheet.png for images): realtime/report.py,
+    frames.csv   the app's CSV log (realtime/outputs/csvlog.py columns)
+    report       summary.json, timeline.png, va.png (contact_sheet.png for images): realtime/outputs/report.py,
                  when at least one face was seen
     batch.json   the input's line of the batch summary, written last: an input with a batch.json
                  and no error is done, and skipped by the next run unless --force
@@ -47,12 +47,13 @@ from tqdm import tqdm  # noqa: E402
 
 from mappings import MappingError  # noqa: E402
 from models.checkpoint import CheckpointError  # noqa: E402
-from realtime.capture import IMAGE_SUFFIXES, CaptureError, open_source  # noqa: E402
+from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, open_source  # noqa: E402
+from realtime.analysis.detect import DetectorError  # noqa: E402
+from realtime.analysis.landmarks import LandmarkerError  # noqa: E402
+from realtime.analysis.pipeline import Pipeline, PipelineOptions, analyze_source, load_classifier  # noqa: E402
+from realtime.analysis.rows import face_rows  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
-from realtime.csvlog import CsvLogger, LogError, face_rows  # noqa: E402
-from realtime.detect import DetectorError  # noqa: E402
-from realtime.landmarks import LandmarkerError  # noqa: E402
-from realtime.pipeline import Pipeline, PipelineOptions, analyze_source, load_classifier  # noqa: E402
+from realtime.outputs.csvlog import CsvLogger, LogError  # noqa: E402
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 MARKER = "batch.json"
@@ -136,7 +137,7 @@ def _classifier(options: PipelineOptions):
 def analyze_task(task: Task, options: PipelineOptions, report: bool = True,
                  on_frames: Callable[[int], None] | None = None) -> FileResult:
     """Analyse one input into its output folder; never raises for a bad input, it returns the error."""
-    from realtime.report import ReportError, build_report  # matplotlib loads in the workers only
+    from realtime.outputs.report import ReportError, build_report  # matplotlib loads in the workers only
 
     start = time.perf_counter()
     result = FileResult(task.name, task.input)

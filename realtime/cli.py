@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from realtime.classify import PRECISIONS
-from realtime.pipeline import AU_SOURCES, PipelineOptions
-from realtime.temporal import TemporalConfig
+from realtime.analysis.classify import PRECISIONS
+from realtime.analysis.pipeline import AU_SOURCES, PipelineOptions
+from realtime.analysis.temporal import TemporalConfig
 
 TEMPORAL = TemporalConfig()
 
@@ -46,7 +46,7 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     model.add_argument("--va-source", default="prototype", choices=AU_SOURCES,
                        help="valence/arousal shown and reported: from the prototype AUs (closer to the "
                             "circumplex on FER2013 and wild-dev, see bench/README.md) or the measured ones")
-    temporal = p.add_argument_group("temporal model (per face; see realtime/temporal.py)")
+    temporal = p.add_argument_group("temporal model (per face; see realtime/analysis/temporal.py)")
     temporal.add_argument("--smoothing", type=float, default=TEMPORAL.smoothing_s, metavar="SECONDS",
                           help="time constant of the probability smoothing; 0 turns the temporal model off "
                                "(per-frame labels and values)")

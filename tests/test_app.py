@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from models import EMOTIONS
-from realtime.csvlog import COLUMNS
+from realtime.analysis.rows import COLUMNS
 from tests.media import astronaut_crowd_bgr, astronaut_face_bgr, make_face_video
 from tests.paths import REPO, VIDEOS, WEIGHTS
 
@@ -98,7 +98,7 @@ def test_headless_run_writes_report(headless_run):
 
 
 def test_the_first_interrupt_asks_the_loop_to_stop_and_a_second_raises_at_once(monkeypatch):
-    from realtime.app import _Interrupts
+    from realtime.window.app import _Interrupts
 
     monkeypatch.setattr(_Interrupts, "requested", False)
     _Interrupts.check()  # nothing asked yet

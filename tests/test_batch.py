@@ -10,8 +10,8 @@ import sys
 import cv2
 import pytest
 
+from realtime.analysis.rows import COLUMNS
 from realtime.batch import find_inputs, run_batch
-from realtime.csvlog import COLUMNS
 from tests.media import astronaut_crowd_bgr, make_face_video
 from tests.paths import REPO, VIDEOS
 

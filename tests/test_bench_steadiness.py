@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bench.steadiness import SPLICE_FPS, Track, build_spliced, lag_frames, main, measure
-from realtime.temporal import TemporalConfig
+from realtime.analysis.temporal import TemporalConfig
 from tests.media import astronaut_face_bgr
 from tests.paths import VIDEOS, WEIGHTS
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from mappings import AU_ORDER
-from realtime.capture import CameraSource, CaptureError, open_source
-from realtime.csvlog import COLUMNS, CsvLogger
-from realtime.faces import Detection, Face, FrameResult
-from realtime.record import RecordError, VideoRecorder
+from realtime.analysis.capture import CameraSource, CaptureError, open_source
+from realtime.analysis.faces import Detection, Face, FrameResult
+from realtime.analysis.rows import COLUMNS
+from realtime.outputs.csvlog import CsvLogger
+from realtime.outputs.record import RecordError, VideoRecorder
 from tests.media import astronaut_face_bgr, make_face_video
 
 

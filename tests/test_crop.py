@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.crop import crop_face, crop_faces, crop_matrix
-from realtime.detect import FaceDetector
-from realtime.faces import Detection
+from realtime.analysis.crop import crop_face, crop_faces, crop_matrix
+from realtime.analysis.detect import FaceDetector
+from realtime.analysis.faces import Detection
 
 RIGHT_EYE, LEFT_EYE, MOUTH = 0, 1, 3
 CENTRE = (224.0, 128.0)  # roughly her face centre in the 512x512 photo

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from models import EMOTIONS
-from realtime.csvlog import COLUMNS, CsvLogger
-from realtime.faces import Detection, Face, FrameResult
-from realtime.temporal import TemporalModel
+from realtime.analysis.faces import Detection, Face, FrameResult
+from realtime.analysis.rows import COLUMNS
+from realtime.analysis.temporal import TemporalModel
+from realtime.outputs.csvlog import CsvLogger
 
 HAPPY, SAD = EMOTIONS.index("happy"), EMOTIONS.index("sad")
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.csvlog import COLUMNS
+from realtime.analysis.rows import COLUMNS
 from realtime.quiet import LIBRARY_LOG_LEVELS
 from tests.media import astronaut_face_bgr, make_face_video
 from tests.paths import REPO, VIDEOS, WEIGHTS

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.detect import MODELS, DetectorError, FaceDetector, merge_detections, tile_grid
-from realtime.faces import Detection
+from realtime.analysis.detect import MODELS, DetectorError, FaceDetector, merge_detections, tile_grid
+from realtime.analysis.faces import Detection
 from tests.media import astronaut_crowd_bgr
 from tests.paths import VIDEOS
 

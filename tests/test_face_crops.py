@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime import crop
+from realtime.analysis import crop
 from train import face_crops
 
 

@@ -9,11 +9,11 @@ import itertools
 import numpy as np
 import pytest
 
-from realtime.dashboard import Dashboard
-from realtime.detect import FaceDetector
-from realtime.draw import Overlays, Renderer
-from realtime.faces import Face, FrameResult
-from realtime.layout import (
+from realtime.analysis.detect import FaceDetector
+from realtime.analysis.faces import Face, FrameResult
+from realtime.window.dashboard import Dashboard
+from realtime.window.draw import Overlays, Renderer
+from realtime.window.layout import (
     _ASCENT,
     MAX_WINDOW,
     FaceSpec,
@@ -151,7 +151,7 @@ def test_dashboard_is_on_by_default_where_the_window_has_room():
 
 
 def face_at(box, track_id, p=3, t_valence=0.5) -> Face:
-    from realtime.faces import Detection
+    from realtime.analysis.faces import Detection
 
     probs = np.full(7, 0.05)
     probs[p] = 0.7
@@ -188,7 +188,7 @@ def test_rendered_canvas_marks_the_selected_face_and_keeps_history_per_id():
 
 
 def test_ids_of_faces_with_the_same_affect_never_print_over_each_other_or_the_axis_labels():
-    from realtime.draw import place_point_label
+    from realtime.window.draw import place_point_label
 
     lay = layout(640, 480, [], LayoutRequest(va=True))
     canvas = np.zeros((480, 640, 3), np.uint8)

@@ -20,11 +20,11 @@ from mappings import (
     read_blendshape_map,
 )
 from models import EMOTIONS
-from realtime.action_units import BASELINE_MIN_FRAMES, MeasuredActionUnits
-from realtime.csvlog import MEASURED_AU_COLUMNS, PROTOTYPE_AU_COLUMNS
-from realtime.detect import FaceDetector
-from realtime.faces import Detection, Face, FaceMesh
-from realtime.landmarks import FaceLandmarker, LandmarkerError
+from realtime.analysis.action_units import BASELINE_MIN_FRAMES, MeasuredActionUnits
+from realtime.analysis.detect import FaceDetector
+from realtime.analysis.faces import Detection, Face, FaceMesh
+from realtime.analysis.landmarks import FaceLandmarker, LandmarkerError
+from realtime.analysis.rows import MEASURED_AU_COLUMNS, PROTOTYPE_AU_COLUMNS
 from tests.media import astronaut_face_bgr
 from tests.paths import REPO, VIDEOS, WEIGHTS
 

@@ -15,12 +15,13 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime import record
-from realtime.csvlog import COLUMNS, CsvLogger, LogError
-from realtime.faces import Detection, Face, FrameResult
-from realtime.preflight import PreflightError, check_display, check_outputs
-from realtime.record import RecordError, VideoRecorder
-from realtime.report import read_log
+from realtime.analysis.faces import Detection, Face, FrameResult
+from realtime.analysis.rows import COLUMNS
+from realtime.outputs import record
+from realtime.outputs.csvlog import CsvLogger, LogError
+from realtime.outputs.record import RecordError, VideoRecorder
+from realtime.outputs.report import read_log
+from realtime.window.preflight import PreflightError, check_display, check_outputs
 from tests.media import make_face_video
 from tests.paths import REPO, WEIGHTS
 

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.capture import CaptureError
-from realtime.csvlog import COLUMNS, cell_text
-from realtime.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, analyze_images, analyze_video
+from realtime.analysis.capture import CaptureError
+from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, analyze_images, analyze_video
+from realtime.analysis.rows import COLUMNS, cell_text
 from tests.media import astronaut_crowd_bgr, make_face_video
 from tests.paths import REPO
 

@@ -11,9 +11,9 @@ import torch
 from models.checkpoint import CheckpointError, load_model, read_checkpoint
 from models.device import cpu_has_bf16
 from models.quantize import int8_supported, load_int8
-from realtime.classify import EmotionClassifier
-from realtime.crop import crop_faces
-from realtime.detect import FaceDetector
+from realtime.analysis.classify import EmotionClassifier
+from realtime.analysis.crop import crop_faces
+from realtime.analysis.detect import FaceDetector
 from tests.paths import REPO, WEIGHTS
 from train import evaluate
 from train import quantize as quantize_cli

@@ -14,7 +14,7 @@ import pytest
 from skimage import data as skdata
 
 from models import EMOTIONS
-from realtime.report import ReportError, build_report, read_log
+from realtime.outputs.report import ReportError, build_report, read_log
 
 REPO = Path(__file__).resolve().parents[1]
 AUS = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU15", "AU16", "AU20", "AU23",
@@ -201,7 +201,7 @@ def test_csv_already_in_the_report_folder_is_not_copied(session_csv, tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "realtime.report", *map(str, args)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "realtime.outputs.report", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
 

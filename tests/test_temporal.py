@@ -1,4 +1,4 @@
-"""The temporal model (realtime/temporal.py) and the One-Euro filter: fast, no models."""
+"""The temporal model (realtime/analysis/temporal.py) and the One-Euro filter: fast, no models."""
 
 import dataclasses
 import math
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from models import EMOTIONS
-from realtime.faces import Detection, Face
-from realtime.one_euro import OneEuroFilter
-from realtime.temporal import TemporalConfig, TemporalModel, signals
+from realtime.analysis.faces import Detection, Face
+from realtime.analysis.one_euro import OneEuroFilter
+from realtime.analysis.temporal import TemporalConfig, TemporalModel, signals
 
 HAPPY, NEUTRAL, SAD = EMOTIONS.index("happy"), EMOTIONS.index("neutral"), EMOTIONS.index("sad")
 

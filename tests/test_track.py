@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from realtime.faces import Detection, Face
-from realtime.track import FaceTracker, iou_matrix
+from realtime.analysis.faces import Detection, Face
+from realtime.analysis.track import FaceTracker, iou_matrix
 
 
 def face(x, y, w=100, h=100, probs=None):

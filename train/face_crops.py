@@ -1,4 +1,4 @@
-"""FER2013 images as the live app sees them: detected by BlazeFace and re-cropped by realtime.crop.
+"""FER2013 images as the live app sees them: detected by BlazeFace and re-cropped by realtime.analysis.crop.
 
 Each 48x48 image is upscaled 4x (cubic) and centred on a mid-grey canvas, so the detector sees a
 whole face with context; the detection then goes through crop_face. A model trained only on
@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime import crop
-from realtime.faces import Detection
+from realtime.analysis import crop
+from realtime.analysis.faces import Detection
 from train.data import cached_arrays, default_cache_dir
 
 UPSCALE = 4
@@ -81,7 +81,7 @@ def detect(images: np.ndarray, model: str = DETECTOR) -> FaceDetections:
     found = np.zeros(len(images), bool)
     # Imported here so that training without --face-crops runs where MediaPipe is not installed
     # (GPU servers): only detection needs it.
-    from realtime.detect import FaceDetector
+    from realtime.analysis.detect import FaceDetector
 
     with FaceDetector(model, video=False) as detector:
         for i, image in enumerate(images):

@@ -1,7 +1,7 @@
 """FER2013 faces through the app's landmarker: blendshapes and mesh keypoints, computed once and cached.
 
 Each image goes the live path of train/face_crops.py (upscaled 4x on a grey canvas, detected by
-BlazeFace), then through realtime.landmarks on that detection, as the app runs it on a photo.
+BlazeFace), then through realtime.analysis.landmarks on that detection, as the app runs it on a photo.
 Used to calibrate the measured AUs (mappings/calibrate_measured.py), to train the fusion head
 (train/fusion.py) and to compare mesh and BlazeFace alignment (bench/crop_framing.py).
 
@@ -33,8 +33,8 @@ class FaceMeshes:
 
 
 def measure(images: np.ndarray, detections: FaceDetections, progress: bool = False) -> FaceMeshes:
-    from realtime.faces import Face
-    from realtime.landmarks import FaceLandmarker
+    from realtime.analysis.faces import Face
+    from realtime.analysis.landmarks import FaceLandmarker
 
     blendshapes = np.zeros((len(images), N_BLENDSHAPES), np.float32)
     keypoints = np.full((len(images), 6, 2), np.nan, np.float32)
@@ -52,7 +52,7 @@ def measure(images: np.ndarray, detections: FaceDetections, progress: bool = Fal
 
 def cached_meshes(images: np.ndarray, cache_dir: Path | None = None, progress: bool = False) -> FaceMeshes:
     """measure() through an .npz cache (~10 ms per face: minutes for FER2013 Training)."""
-    from realtime.landmarks import CROP_PX, CROP_SCALE, LANDMARKER_PATH
+    from realtime.analysis.landmarks import CROP_PX, CROP_SCALE, LANDMARKER_PATH
 
     key = hashlib.sha1(images.tobytes())
     key.update(f"{CACHE_VERSION}|{UPSCALE}|{CANVAS}|{CROP_SCALE}|{CROP_PX}|".encode())

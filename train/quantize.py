@@ -5,7 +5,7 @@
 Activation ranges come from a seeded sample of the Training split (never the test splits).
 The fp32 and int8 models are then scored on every test split present, and the int8 state is
 written into the checkpoint (in place unless --out is given) with those figures. The live app
-runs it on x86 CPUs, where it is the fastest precision (realtime/classify.py).
+runs it on x86 CPUs, where it is the fastest precision (realtime/analysis/classify.py).
 """
 
 from __future__ import annotations

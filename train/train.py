@@ -28,7 +28,7 @@ from models import EMOTIONS
 from models.checkpoint import CheckpointError, load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ModelConfig, build_model
-from realtime import crop
+from realtime.analysis import crop
 from train.augment import AugmentConfig, BatchMix, augment_batch, mix_batch
 from train.data import DataError, LoadReport, Split, load
 from train.face_crops import FaceDetections, cached_detections, crop_detected
@@ -77,7 +77,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "(detected and re-cropped, train/face_crops.py); also scores PublicTest that way")
     p.add_argument("--framing-jitter", type=float, nargs=2, default=(0.0, 0.0), metavar=("MARGIN", "OFFSET"),
                    help="with --face-crops: cut each live crop with margin and offset drawn uniformly within "
-                        "these distances of the app's (realtime/crop.py), so the model learns a range of framings")
+                        "these distances of the app's (realtime/analysis/crop.py), so the model learns a range of "
+                        "framings")
     p.add_argument("--swa-epochs", type=int, default=0, metavar="K",
                    help="stochastic weight averaging: run the last K epochs at the constant --swa-lr and "
                         "evaluate (and select) the mean of their end-of-epoch weights (train/swa.py)")

@@ -1,6 +1,6 @@
 """The analysis with no window: one frame in, the frame's face records out.
 
-    from realtime.pipeline import Pipeline, PipelineOptions, analyze_video, analyze_images
+    from realtime.analysis.pipeline import Pipeline, PipelineOptions, analyze_video, analyze_images
 
     with Pipeline(PipelineOptions(landmarks=False)) as pipe:        # a video or a camera
         for t, frame in frames:                                     # BGR uint8, t in seconds
@@ -11,7 +11,7 @@
 
 Per frame, one way: detect -> track (stills: number faces left to right) -> face mesh and measured
 AUs -> crop -> classify -> prototype AUs and valence/arousal -> temporal model. The window app
-(realtime/app.py), the batch runner (realtime/batch.py), the benchmarks and the tests all call
+(realtime/window/app.py), the batch runner (realtime/batch.py), the benchmarks and the tests all call
 `Pipeline.process`, so what the app shows and logs is what a script gets.
 
 The rows are plain dicts rather than a pandas DataFrame: pandas is not otherwise needed by the
@@ -29,19 +29,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mappings import affect, default_measured
-from realtime.action_units import MeasuredActionUnits
-from realtime.capture import IMAGE_SUFFIXES, CaptureError, FrameSource, ImageSource, open_source
-from realtime.classify import EmotionClassifier
-from realtime.crop import alignment, crop_faces
-from realtime.csvlog import face_rows
-from realtime.detect import FaceDetector
-from realtime.faces import Face, FrameResult
-from realtime.landmarks import LANDMARKER_PATH, FaceLandmarker
-from realtime.temporal import TemporalConfig, TemporalModel
-from realtime.track import FaceTracker
+from mappings import default_measured
+from realtime.analysis.action_units import MeasuredActionUnits
+from realtime.analysis.affect import AU_SOURCES, AffectEstimator
+from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, FrameSource, ImageSource, open_source
+from realtime.analysis.classify import EmotionClassifier
+from realtime.analysis.crop import alignment, crop_faces
+from realtime.analysis.detect import FaceDetector
+from realtime.analysis.faces import Face, FrameResult
+from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
+from realtime.analysis.rows import face_rows
+from realtime.analysis.temporal import TemporalConfig, TemporalModel
+from realtime.analysis.track import FaceTracker
 
-AU_SOURCES = ("measured", "prototype")
 PIPELINE_STAGES = ("detect", "landmarks", "crop", "classify", "track")
 
 
@@ -52,12 +52,12 @@ class PipelineOptions:
     weights: str | None = None  # classifier checkpoint; default models/emotion_cnn.pth
     device: str = "auto"
     precision: str = "auto"
-    classifier_threads: int = 1  # see realtime/classify.py before raising it
+    classifier_threads: int = 1  # see realtime/analysis/classify.py before raising it
     detector: str = "short"
     min_detection: float = 0.6
     landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
     landmarks: bool = True  # False: no face mesh, so no measured AUs, for speed
-    mesh_every: int = 1  # videos and cameras: mesh each face on one frame in this many (realtime/landmarks.py)
+    mesh_every: int = 1  # videos and cameras: mesh each face on one frame in this many (realtime/analysis/landmarks.py)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     affect_mode: str = "soft"
     au_source: str = "measured"  # the AUs shown and reported; the rows hold both kinds
@@ -103,6 +103,7 @@ class Pipeline:
             self._stack.close()
             raise
         self.measured = default_measured()
+        self.affect = AffectEstimator(self.measured, options.affect_mode, options.au_source, options.va_source)
         self.stage_seconds: dict[str, float] = {}  # the last frame's time per stage, PIPELINE_STAGES
         self._clock_start: float | None = None
         self.reset()
@@ -150,29 +151,12 @@ class Pipeline:
         t4 = t()
         self.action_units.update(faces, retired, timestamp_s)
         for f in faces:
-            self._apply_affect(f)
+            self.affect.apply(f)
         # Last: it smooths the probabilities and filters every signal set above, by name.
         self.temporal.update(faces, retired, timestamp_s)
         t5 = t()
         self.stage_seconds = dict(zip(PIPELINE_STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True))
         return FrameResult(index, timestamp_s, source, frame_bgr, faces, retired=retired)
-
-    def _apply_affect(self, face: Face) -> None:
-        """Both kinds of AUs and of valence/arousal on the face; the chosen kinds are shown, where the
-        mesh was found for the measured ones (else the prototype's)."""
-        # From this frame's probabilities: the temporal model filters every value set here afterwards.
-        proto = affect(face.raw_probs, mode=self.options.affect_mode)
-        face.prototype_aus, face.prototype_valence, face.prototype_arousal = proto.aus, proto.valence, proto.arousal
-        measured = face.measured_aus is not None
-        if measured:
-            valence, arousal = self.measured.valence_arousal(np.array([list(face.measured_aus.values())]))
-            face.measured_valence, face.measured_arousal = float(valence[0]), float(arousal[0])
-        face.au_source = "measured" if self.options.au_source == "measured" and measured else "prototype"
-        # A copy: the shown dict is filtered under its own name, and must not be filtered twice.
-        face.aus = dict(face.measured_aus if face.au_source == "measured" else proto.aus)
-        face.va_source = "measured" if self.options.va_source == "measured" and measured else "prototype"
-        face.valence, face.arousal = ((face.measured_valence, face.measured_arousal) if face.va_source == "measured"
-                                      else (face.prototype_valence, face.prototype_arousal))
 
     def close(self) -> None:
         self._stack.close()
@@ -206,7 +190,7 @@ def analyze_source(source: FrameSource, options: PipelineOptions | None = None, 
 
 def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False) -> list[dict]:
     """One row per face per frame of a video file, with the columns of the app's CSV log
-    (realtime.csvlog.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`."""
+    (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`."""
     if Path(path).is_dir() or Path(path).suffix.lower() in IMAGE_SUFFIXES:
         raise CaptureError(f"{path}: not a video file (for images, use analyze_images)")
     with open_source(str(path)) as source:

@@ -21,15 +21,15 @@ import numpy as np
 from tqdm import tqdm
 
 from mappings import default_measured, default_prototypes
-from realtime.capture import DEFAULT_FPS, FrameSource, open_source
-from realtime.csvlog import CsvLogger
-from realtime.dashboard import Dashboard
-from realtime.draw import Overlays, Renderer, selected_face, splash
-from realtime.faces import FrameResult
-from realtime.layout import MAX_WINDOW
-from realtime.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, load_classifier
-from realtime.preflight import check_display, check_outputs
-from realtime.record import VideoRecorder
+from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
+from realtime.analysis.faces import FrameResult
+from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, load_classifier
+from realtime.outputs.csvlog import CsvLogger
+from realtime.outputs.record import VideoRecorder
+from realtime.window.dashboard import Dashboard
+from realtime.window.draw import Overlays, Renderer, selected_face, splash
+from realtime.window.layout import MAX_WINDOW
+from realtime.window.preflight import check_display, check_outputs
 
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
@@ -359,7 +359,7 @@ def run(cfg: AppConfig) -> RunSummary:
             app.stop_recording()
     if cfg.report:
         if summary.rows:
-            from realtime.report import build_report  # matplotlib loads only when a report is wanted
+            from realtime.outputs.report import build_report  # matplotlib loads only when a report is wanted
 
             build_report(cfg.csv, cfg.report, progress=not cfg.display, skipped_frames=summary.skipped_frames)
         else:

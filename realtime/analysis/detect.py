@@ -20,9 +20,9 @@ import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
-from realtime.faces import Detection
+from realtime.analysis.faces import Detection
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 MODELS = {
     "short": ASSETS / "face_detection_short_range.tflite",  # faces within ~2 m, e.g. at a webcam
     "full": ASSETS / "face_detection_full_range_sparse.tflite",  # faces up to ~5 m, smaller in the frame

@@ -16,7 +16,7 @@ from collections import deque
 import numpy as np
 
 from mappings import MeasuredAuTable
-from realtime.faces import Face
+from realtime.analysis.faces import Face
 
 BASELINE_WINDOW_S = 30.0  # long enough to hold a relaxed moment, short enough to follow lighting and pose
 BASELINE_PERCENTILE = 10.0

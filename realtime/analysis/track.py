@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from realtime.faces import Face
+from realtime.analysis.faces import Face
 
 
 @dataclass

@@ -21,7 +21,7 @@ import math
 import cv2
 import numpy as np
 
-from realtime.faces import Detection, Face
+from realtime.analysis.faces import Detection, Face
 
 SIZE = 48
 # Chosen by bench/crop_framing.py with the shipped model: three models agree that this framing

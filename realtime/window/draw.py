@@ -1,8 +1,8 @@
 """Overlays drawn with plain OpenCV calls, cheap enough for the live loop.
 
-Each annotator draws one thing where realtime/layout.py put it, from the FrameResult's Face records,
+Each annotator draws one thing where realtime/window/layout.py put it, from the FrameResult's Face records,
 and decides nothing; Renderer builds the layout for a frame and calls the annotators the keys
-switched on (Overlays). The dashboard beside the video is realtime/dashboard.py.
+switched on (Overlays). The dashboard beside the video is realtime/window/dashboard.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 
 from models import EMOTIONS
-from realtime.faces import Face, FrameResult
-from realtime.layout import (
+from realtime.analysis.faces import Face, FrameResult
+from realtime.style import EMOTION_BGR, PANEL_BGR
+from realtime.window.layout import (
     AU_ROWS,
     BarPanel,
     Circumplex,
@@ -28,7 +29,6 @@ from realtime.layout import (
     choose_dashboard,
     layout,
 )
-from realtime.style import EMOTION_BGR, PANEL_BGR
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
@@ -73,7 +73,7 @@ def splash(message: str, size: tuple[int, int] = (400, 300)) -> np.ndarray:
 
 
 def label_of(face: Face) -> tuple[str, float]:
-    """The shown label (it changes with hysteresis, see realtime/temporal.py) and its confidence."""
+    """The shown label (it changes with hysteresis, see realtime/analysis/temporal.py) and its confidence."""
     return face.shown_label, face.shown_confidence
 
 

@@ -1,6 +1,6 @@
 """Session reports: a summary and plots built from the per-frame CSV log.
 
-    python -m realtime.report LOG.csv [--out DIR] [--no-progress]
+    python -m realtime.outputs.report LOG.csv [--out DIR] [--no-progress]
 
 or `build_report(csv_path, out_dir)` from code (what `run_webcam.py --report DIR` calls at the end
 of a run). The report only needs the CSV, so a recording can be analysed later or again.
@@ -740,7 +740,7 @@ def _plot_contact_sheet(log: SessionLog, path: Path) -> bool:
 # ------------------------------------------------------------------------------------------------ CLI
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m realtime.report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m realtime.outputs.report", description=__doc__.split("\n")[0])
     parser.add_argument("csv", help="per-frame log written by run_webcam.py")
     parser.add_argument("--out", help="report folder (default: the CSV's folder)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -4,7 +4,7 @@ It shows the selected face's valence-arousal circumplex with the last few second
 its probability bars, its AU bars, and a timeline of the last ~10 s: emotion probabilities stacked
 above, valence (solid) and arousal (dashed) below, in the session report's colours on the report's
 light background. It keeps its own history per track ID, fed with each FrameResult; where the
-geometry comes from is realtime/layout.py (`dashboard_layout`).
+geometry comes from is realtime/window/layout.py (`dashboard_layout`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 
 from models import EMOTIONS
-from realtime.draw import KEY_COLOR, ActionUnitAnnotator, draw_bars, draw_circumplex, label_of, put
-from realtime.faces import Face, FrameResult
-from realtime.layout import DashboardLayout, Layout
+from realtime.analysis.faces import Face, FrameResult
 from realtime.style import AROUSAL_BGR, EMOTION_BGR, VALENCE_BGR
+from realtime.window.draw import KEY_COLOR, ActionUnitAnnotator, draw_bars, draw_circumplex, label_of, put
+from realtime.window.layout import DashboardLayout, Layout
 
 PLOT_BG = 245  # grey level: the report's figures are white, so its colours read the same here
 GRID = (200, 200, 200)

@@ -21,8 +21,8 @@ from numbers import Real
 
 import numpy as np
 
-from realtime.faces import Face
-from realtime.one_euro import OneEuroFilter
+from realtime.analysis.faces import Face
+from realtime.analysis.one_euro import OneEuroFilter
 
 # Used between updates that carry no timestamp (unit tests, replays of plain sequences).
 DEFAULT_FRAME_S = 1 / 30

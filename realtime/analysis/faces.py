@@ -44,7 +44,7 @@ class FaceMesh:
 @dataclass
 class Face:
     """One face in one frame. Every float field and every dict of floats is a continuous signal
-    that realtime/temporal.py filters per track, by name: a new one needs no change there."""
+    that realtime/analysis/temporal.py filters per track, by name: a new one needs no change there."""
 
     detection: Detection
     mesh: FaceMesh | None = None  # None where the landmarker did not find this face

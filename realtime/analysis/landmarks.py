@@ -20,10 +20,10 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
 from mappings import BLENDSHAPE_NAMES
-from realtime.detect import _native_stderr_to_file, _one_line
-from realtime.faces import Face, FaceMesh
+from realtime.analysis.detect import _native_stderr_to_file, _one_line
+from realtime.analysis.faces import Face, FaceMesh
 
-LANDMARKER_PATH = Path(__file__).resolve().parent.parent / "assets" / "face_landmarker.task"
+LANDMARKER_PATH = Path(__file__).resolve().parents[2] / "assets" / "face_landmarker.task"
 BUNDLE_MEMBERS = {"face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite"}
 # The square handed to the landmarker: CROP_SCALE box sides wide, resampled to CROP_PX. Its own
 # detector needs context around the face: on 800 detected FER2013 PublicTest faces it found 91.0%,
