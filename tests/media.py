@@ -63,14 +63,15 @@ def cameraman_face_bgr() -> np.ndarray:
 
 def four_faces_bgr(videos: Path | None = None) -> np.ndarray:
     """640x480, a real face in each cell of a 2x2 grid: the astronaut and, where `videos` (the shared
-    clips) exist, a frame of three clips of other people; else (a fresh clone) the astronaut mirrored
-    twice and the cameraman. The short-range detector finds all four of either set, full-frame and
-    tiled, scoring each 0.7 or more (its threshold is 0.6); a dimmed, tinted or grey copy of the
-    astronaut in the bottom row is not always found."""
+    clips) exist, a frame of three clips of other people; else (a fresh clone) the astronaut mirrored,
+    the cameraman (bottom left: face #1, left to right, a sad face beside the astronaut's smiles, so
+    the dashboard changes with `f`) and the astronaut mirrored again. The short-range detector finds
+    all four of either set, full-frame and tiled, scoring each 0.7 or more (its threshold is 0.6); a
+    dimmed, tinted or grey copy of the astronaut in the bottom row is not always found."""
     face = astronaut_face_bgr()
     cells = [face]
     clips = [("liveportrait_d0.mp4", 10), ("liveportrait_d18.mp4", 50), ("pyfeat_single_face.mp4", 20)]
-    fallbacks = [cv2.flip(face, 1), cv2.flip(face, 1), cameraman_face_bgr()]
+    fallbacks = [cv2.flip(face, 1), cameraman_face_bgr(), cv2.flip(face, 1)]
     for (name, index), fallback in zip(clips, fallbacks, strict=True):
         cap = cv2.VideoCapture(str(videos / name)) if videos is not None and (videos / name).is_file() else None
         if cap is not None:
