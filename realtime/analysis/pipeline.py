@@ -9,9 +9,9 @@
     rows = analyze_video("clip.mp4", progress=True)                 # one dict per face per frame,
     rows = analyze_images("photos/")                                # the columns of the app's CSV
 
-Per frame, one way: detect -> track (images: number faces left to right) -> face mesh -> crop ->
-classify -> affect (measured AUs, prototype AUs, both kinds of valence/arousal) -> temporal model
-(then the kind shown is picked from the filtered signals). The window app
+Per frame, one way: detect -> track (images: number faces left to right) -> face mesh, head pose and
+gaze -> crop -> classify -> affect (measured AUs, prototype AUs, both kinds of valence/arousal) ->
+temporal model (then the kind shown is picked from the filtered signals). The window app
 (realtime/window/app.py), the batch runner (realtime/batch.py), the benchmarks and the tests all call
 `Pipeline.process`, so what the app shows and logs is what a script gets.
 
@@ -38,13 +38,15 @@ from realtime.analysis.classify import EmotionClassifier
 from realtime.analysis.crop import alignment, crop_faces
 from realtime.analysis.detect import FaceDetector
 from realtime.analysis.faces import Face, FrameResult
+from realtime.analysis.head import HeadState
 from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
 from realtime.analysis.rows import face_rows
 from realtime.analysis.temporal import TemporalConfig, TemporalModel
 from realtime.analysis.track import FaceTracker
 
-# Each stage times what it is named for: "affect" is the measured AUs (with their per-person
-# baselines) and both kinds of AUs and valence/arousal; "temporal" the smoothing and filtering.
+# Each stage times what it is named for: "landmarks" is the face mesh with head pose and gaze;
+# "affect" the measured AUs (with their per-person baselines) and both kinds of AUs and
+# valence/arousal; "temporal" the smoothing and filtering.
 PIPELINE_STAGES = ("detect", "track", "landmarks", "crop", "classify", "affect", "temporal")
 # As MediaPipe's RunningMode: "video" frames are consecutive (tracking, smoothing, per-person AU
 # baselines; increasing timestamps); "image" frames each stand alone (faces numbered left to right,
@@ -117,6 +119,7 @@ class Pipeline:
             self._stack.close()
             raise
         self.measured = default_measured()
+        self.head = HeadState()
         self.affect = AffectEstimator(self.measured, options.affect_mode, options.au_source, options.va_source)
         # The per-face state: each forgets a face from the IDs in FrameResult.retired, and so must
         # whoever else keeps state per face (the window's trails and dashboard).
@@ -159,6 +162,8 @@ class Pipeline:
         if self.landmarker is not None:
             self.landmarker.retire(retired)
             self.landmarker.measure(frame_bgr, faces, timestamp_ms)
+            for f in faces:
+                self.head.apply(f)
         t3 = t()
         crops = crop_faces(frame_bgr, [alignment(f) for f in faces])
         for f, c in zip(faces, crops, strict=True):

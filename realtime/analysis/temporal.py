@@ -7,7 +7,8 @@ and found again starts clean):
   does not depend on the frame rate;
 * the shown label, with hysteresis: a challenger replaces the shown label only after leading it
   in the smoothed probabilities by `margin` for `dwell_s` seconds without a break;
-* the continuous signals named in SIGNALS (both kinds of AUs and of valence/arousal) through a
+* the continuous signals named in SIGNALS (both kinds of AUs and of valence/arousal, head pose
+  and gaze) through a
   One-Euro filter each, smooth when the face is still and quick when it moves. The list is
   explicit: a stage that adds a signal to `Face` names it here. What is shown (`aus`, `valence`,
   `arousal`) is chosen from the filtered signals afterwards (realtime/analysis/affect.py), so each
@@ -30,7 +31,7 @@ DEFAULT_FRAME_S = 1 / 30
 
 # The Face fields filtered, each a float or a dict of floats (filtered per key as "field.key").
 SIGNALS = ("prototype_aus", "measured_aus", "prototype_valence", "prototype_arousal", "measured_valence",
-           "measured_arousal")
+           "measured_arousal", "head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch")
 
 
 @dataclass
