@@ -39,6 +39,7 @@ STAGES = ("decode", *PIPELINE_STAGES, "draw", "encode")
 @dataclass
 class AppConfig:
     source: str = "0"
+    live: bool = False  # a video file played as a camera would be (real time, newest frame)
     width: int | None = None
     height: int | None = None
     fps: float | None = None
@@ -48,7 +49,7 @@ class AppConfig:
     report: str | None = None
     output_dir: str = "recordings"
     display: bool = True
-    mirror: bool | None = None  # default: on for cameras, off for files
+    mirror: bool | None = None  # default: on for cameras, off for files (live or not)
     overlays: Overlays = field(default_factory=Overlays)
     record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
 
@@ -104,7 +105,7 @@ class App:
         self.overlays = cfg.overlays
         if self.overlays.dashboard is None and not cfg.display:  # headless, nobody sees it: drawn only if recorded
             self.overlays.dashboard = cfg.record_dashboard
-        self.mirror = cfg.mirror if cfg.mirror is not None else source.live
+        self.mirror = cfg.mirror if cfg.mirror is not None else source.kind == "camera"
         measured = default_measured().table
         classifier = pipeline.classifier
         backend = f"{classifier.device.type} {classifier.precision}"
@@ -342,7 +343,7 @@ def run(cfg: AppConfig) -> RunSummary:
         signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
         classifier = load_classifier(cfg.pipeline)
-        source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
+        source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.live))
         if cfg.display:  # opens while the face models load, saying so; the inputs are known good by now
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             stack.callback(cv2.destroyAllWindows)
