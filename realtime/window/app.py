@@ -135,7 +135,9 @@ class App:
     def stop_recording(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
-            print(f"recording saved: {self.recorder.path} ({self.recorder.frames} frames)")
+            rec = self.recorder
+            repeats = f", {rec.repeated} of them repeats for frames the loop skipped" if rec.repeated else ""
+            print(f"recording saved: {rec.path} ({rec.frames} frames at {rec.fps:g} FPS{repeats})")
             self.recorder = None
 
     # -- one frame ---------------------------------------------------------------------------
@@ -166,7 +168,9 @@ class App:
         t0 = time.perf_counter()
         if self.recorder is not None:
             h, w = result.image.shape[:2]
-            self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w])
+            # By capture time, so the recording lasts as long as the source did (stills have none).
+            self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w],
+                                None if self.source.stills else result.timestamp_s)
         if self.logger is not None:
             self.logger.write(result)
         self.summary.frames += 1
