@@ -58,6 +58,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                           "the dashboard and the side column (default: the video with its overlays)")
     out.add_argument("--csv", help="log one row per face per frame here")
     out.add_argument("--report", help="write a session report (CSV, summary.json, plots) into this folder at the end")
+    out.add_argument("--stats-json", metavar="PATH",
+                     help="at the end, write the run's figures here as JSON: frames, FPS, the classifier's backend, "
+                          "median milliseconds per stage (what bench/pipeline.py reads)")
     out.add_argument("--output-dir", default="recordings", help="where the r and s keys save recordings and snapshots")
     view = p.add_argument_group("display")
     view.add_argument("--no-display", action="store_true", help="run headless with a progress bar")
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va,
                           dashboard=args.dashboard),
-        record_dashboard=args.record_dashboard,
+        record_dashboard=args.record_dashboard, stats_json=args.stats_json,
     )
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cn
 
 
 def run_app(*args, timeout=300):
-    # As a user runs it: bench.steadiness, imported by another test module, turns tqdm off for its process.
+    # As a user runs it: a developer's TQDM_DISABLE would hide the progress bar a test checks.
     env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
     return subprocess.run([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout, env=env)
@@ -39,7 +39,7 @@ def headless_run(face_video, tmp_path_factory):
     video, facts = face_video
     out = tmp_path_factory.mktemp("run")
     proc = run_app("--source", video, "--no-display", "--csv", out / "log.csv", "--record", out / "annotated.mp4",
-                   "--report", out / "report")
+                   "--report", out / "report", "--stats-json", out / "stats.json")
     return proc, out, facts
 
 
@@ -95,6 +95,18 @@ def test_headless_run_writes_report(headless_run):
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert summary["faces"]["1"]["frames"] == len(rows)
     assert summary["faces"]["1"]["dominant_emotion"] == "happy"
+
+
+def test_headless_run_writes_its_figures_for_scripts(headless_run):
+    proc, out, facts = headless_run
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["frames"] == facts["frames"]
+    assert stats["rows"] == len(list(csv.DictReader(open(out / "log.csv"))))
+    assert f"{stats['fps']:.1f} FPS" in proc.stdout
+    # Every stage the frame goes through, in its order, from decoding to encoding the recording.
+    assert list(stats["stage_ms"])[0] == "decode" and list(stats["stage_ms"])[-1] == "encode"
+    assert {"detect", "landmarks", "classify", "draw"} <= set(stats["stage_ms"])
+    assert all(ms > 0 for ms in stats["stage_ms"].values())
 
 
 def test_the_first_interrupt_asks_the_loop_to_stop_and_a_second_raises_at_once(monkeypatch):

@@ -33,6 +33,9 @@ class FaceMesh:
 
     landmarks: np.ndarray  # float32 [478, 2] (x, y) continuous pixels
     blendshapes: np.ndarray  # float32 [52] scores in [0, 1], in mappings.BLENDSHAPE_NAMES order
+    # float64 [3, 3] the head's rotation from the landmarker's facial transformation matrix, in camera
+    # axes x right, y down, z away from the camera (OpenFace's); realtime/analysis/head.py reads it.
+    rotation: np.ndarray | None = None
 
     def keypoints(self) -> np.ndarray:
         """The six points of Detection.keypoints (eyes, nose tip, mouth centre, tragions), from the mesh."""
@@ -64,6 +67,15 @@ class Face:
     shown: int = -1  # index into models.EMOTIONS of the label shown, which changes with hysteresis
     valence: float = 0.0
     arousal: float = 0.0
+    # From the mesh (realtime/analysis/head.py; degrees, signs there); NaN / -1 where no mesh was found.
+    head_yaw: float = math.nan
+    head_pitch: float = math.nan
+    head_roll: float = math.nan
+    gaze_yaw: float = math.nan
+    gaze_pitch: float = math.nan
+    head_frontal: int = -1  # 1: the head is turned little enough for the expression readings to hold
+    eyes_closed: int = -1
+    mouth_open: int = -1
 
     @property
     def box(self) -> tuple[int, int, int, int]:

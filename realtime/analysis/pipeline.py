@@ -9,8 +9,8 @@
     rows = analyze_video("clip.mp4", progress=True)                 # one dict per face per frame,
     rows = analyze_images("photos/")                                # the columns of the app's CSV
 
-Per frame, one way: detect -> track (stills: number faces left to right) -> face mesh and measured
-AUs -> crop -> classify -> prototype AUs and valence/arousal -> temporal model. The window app
+Per frame, one way: detect -> track (stills: number faces left to right) -> face mesh, head pose,
+gaze and measured AUs -> crop -> classify -> prototype AUs and valence/arousal -> temporal model. The window app
 (realtime/window/app.py), the batch runner (realtime/batch.py), the benchmarks and the tests all call
 `Pipeline.process`, so what the app shows and logs is what a script gets.
 
@@ -37,6 +37,7 @@ from realtime.analysis.classify import EmotionClassifier
 from realtime.analysis.crop import alignment, crop_faces
 from realtime.analysis.detect import FaceDetector
 from realtime.analysis.faces import Face, FrameResult
+from realtime.analysis.head import HeadState
 from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
 from realtime.analysis.rows import face_rows
 from realtime.analysis.temporal import TemporalConfig, TemporalModel
@@ -103,6 +104,7 @@ class Pipeline:
             self._stack.close()
             raise
         self.measured = default_measured()
+        self.head = HeadState()
         self.affect = AffectEstimator(self.measured, options.affect_mode, options.au_source, options.va_source)
         self.stage_seconds: dict[str, float] = {}  # the last frame's time per stage, PIPELINE_STAGES
         self._clock_start: float | None = None
@@ -141,6 +143,8 @@ class Pipeline:
         if self.landmarker is not None:
             self.landmarker.retire(retired)
             self.landmarker.measure(frame_bgr, faces, timestamp_ms)
+            for f in faces:
+                self.head.apply(f)
         t2 = t()
         crops = crop_faces(frame_bgr, [alignment(f) for f in faces])
         for f, c in zip(faces, crops, strict=True):

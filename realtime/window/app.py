@@ -7,12 +7,13 @@ Ctrl-C, the end of a file and a camera that drops out all finalise the recording
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
 from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -52,6 +53,7 @@ class AppConfig:
     mirror: bool | None = None  # default: on for cameras, off for files (live or not)
     overlays: Overlays = field(default_factory=Overlays)
     record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
+    stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
 
 
 @dataclass
@@ -73,6 +75,10 @@ class RunSummary:
     def fps(self) -> float:
         """Frames per second of work: time spent waiting for the user does not count."""
         return self.frames / max(self.seconds - self.waiting_s, 1e-9)
+
+    def write_json(self, path: str) -> None:
+        """Every field, the FPS, and stage_ms (median milliseconds per stage, in the frame's order)."""
+        Path(path).write_text(json.dumps({**asdict(self), "fps": self.fps}, indent=1) + "\n")
 
 
 def timestamp_name(prefix: str, suffix: str) -> str:
@@ -335,6 +341,7 @@ def run(cfg: AppConfig) -> RunSummary:
         check_display()
     # The r and s keys, which save into output_dir, exist only in the window.
     check_outputs({"--record": (cfg.record, False), "--csv": (cfg.csv, False), "--report": (cfg.report, True),
+                   "--stats-json": (cfg.stats_json, False),
                    "--output-dir": (cfg.output_dir if cfg.display else None, True)})
     if cfg.record:
         VideoRecorder(cfg.record, DEFAULT_FPS)  # its extension, checked before anything loads
@@ -369,4 +376,6 @@ def run(cfg: AppConfig) -> RunSummary:
             build_report(cfg.csv, cfg.report, progress=not cfg.display, skipped_frames=summary.skipped_frames)
         else:
             print(f"report: no face was seen, so {cfg.report} holds only the empty log", file=sys.stderr)
+    if cfg.stats_json:
+        summary.write_json(cfg.stats_json)
     return summary
