@@ -73,6 +73,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     view.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None,
                       help="the dashboard beside the video: the selected face's plots and bars, a 10 s timeline "
                            "(default: on when the window has room)")
+    view.add_argument("--analysis-delay", type=float, default=0.0, metavar="MS",
+                      help="live sources: add MS to each analysis, emulating a slower CPU (tests and benchmarks)")
     view.add_argument("--verbose", action="store_true",
                       help="show the libraries' own log lines (FFmpeg, OpenCV, MediaPipe, Qt), hidden by default")
     return p
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va,
                           dashboard=args.dashboard),
         record_dashboard=args.record_dashboard, stats_json=args.stats_json,
+        analysis_delay_s=max(0.0, args.analysis_delay) / 1000,
     )
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:

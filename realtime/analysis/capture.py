@@ -203,6 +203,10 @@ class LiveSource(FrameSource):
                 self.close()
                 raise CaptureError(f"{self.kind} {name} opened but delivered no frames")
 
+    def clock(self) -> float:
+        """Seconds on the clock the frames' timestamps use (since reading began)."""
+        return time.monotonic() - self._t0
+
     def _start(self) -> None:
         if self._thread.ident is None:
             self._t0 = time.monotonic()

@@ -24,7 +24,9 @@ from tqdm import tqdm
 from mappings import default_measured, default_prototypes
 from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.analysis.faces import FrameResult
+from realtime.analysis.follow import BoxFollower
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
+from realtime.analysis.worker import AnalysisProcess
 from realtime.outputs.csvlog import CsvLogger
 from realtime.outputs.record import VideoRecorder
 from realtime.window.dashboard import Dashboard
@@ -35,6 +37,7 @@ from realtime.window.preflight import check_display, check_outputs
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
 STAGES = ("decode", *PIPELINE_STAGES, "draw", "encode")
+ANALYSIS_WINDOW = 3600  # analyses whose latency the summary's median covers: two minutes at 30 a second
 
 
 @dataclass
@@ -54,6 +57,7 @@ class AppConfig:
     overlays: Overlays = field(default_factory=Overlays)
     record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
     stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
+    analysis_delay_s: float = 0.0  # live sources: added to each analysis, emulating a slower CPU (tests, bench)
 
 
 @dataclass
@@ -70,6 +74,15 @@ class RunSummary:
     snapshots: list[str] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
     classifier: str = ""  # where and how it ran, e.g. "cpu int8"
+    # Live sources, analysed beside the loop: analyses shown, and the median time from the capture of
+    # an analysed frame to its analysis on screen (recent ones: the last ANALYSIS_WINDOW).
+    analyses: int = 0
+    analysis_latency_ms: float = 0.0
+
+    @property
+    def analysis_rate(self) -> float:
+        """Analyses shown per second (live sources; with files every frame is analysed)."""
+        return self.analyses / max(self.seconds - self.waiting_s, 1e-9)
 
     @property
     def fps(self) -> float:
@@ -78,7 +91,8 @@ class RunSummary:
 
     def write_json(self, path: str) -> None:
         """Every field, the FPS, and stage_ms (median milliseconds per stage, in the frame's order)."""
-        Path(path).write_text(json.dumps({**asdict(self), "fps": self.fps}, indent=1) + "\n")
+        Path(path).write_text(json.dumps({**asdict(self), "fps": self.fps, "analysis_rate": self.analysis_rate},
+                                         indent=1) + "\n")
 
 
 def timestamp_name(prefix: str, suffix: str) -> str:
@@ -106,15 +120,25 @@ class StageTimer:
 class App:
     """The window around a Pipeline: it owns the display, keys, drawing, recording and the CSV log."""
 
-    def __init__(self, cfg: AppConfig, source: FrameSource, pipeline: Pipeline, stack: ExitStack):
-        self.cfg, self.source, self.pipeline, self.stack = cfg, source, pipeline, stack
+    def __init__(self, cfg: AppConfig, source: FrameSource, stack: ExitStack, pipeline: Pipeline | None = None,
+                 analysis: AnalysisProcess | None = None):
+        """pipeline: frames analysed here, one by one (files, images); analysis: beside the loop, in its
+        own process (live sources), the boxes following the faces in between."""
+        self.cfg, self.source, self.stack = cfg, source, stack
+        self.pipeline, self.analysis = pipeline, analysis
         self.overlays = cfg.overlays
         if self.overlays.dashboard is None and not cfg.display:  # headless, nobody sees it: drawn only if recorded
             self.overlays.dashboard = cfg.record_dashboard
         self.mirror = cfg.mirror if cfg.mirror is not None else source.kind == "camera"
         measured = default_measured().table
-        classifier = pipeline.classifier
-        backend = f"{classifier.device.type} {classifier.precision}"
+        if pipeline is not None:
+            backend = f"{pipeline.classifier.device.type} {pipeline.classifier.precision}"
+        else:
+            backend = analysis.backend
+        self.follower = BoxFollower()
+        self.analysed: FrameResult | None = None  # the newest analysis shown (live sources)
+        self.grays: dict[int, np.ndarray] = {}  # recent frames, grey, by index: where an analysis' boxes start
+        self.latencies: deque[float] = deque(maxlen=ANALYSIS_WINDOW)
         self.dashboard = Dashboard()
         self.renderer = Renderer(default_prototypes().au_names | measured.au_names, measured.weak, backend,
                                  self.dashboard)
@@ -159,12 +183,46 @@ class App:
         self.dashboard.update(result)
         return result
 
+    def follow(self, image: np.ndarray, index: int, timestamp_s: float, source: str) -> FrameResult:
+        """A live frame: offered to the analysis beside the loop, shown with the newest analysis, its
+        boxes moved onto this frame. Its timestamp stays the frame's own; analysis_timestamp_s says
+        which frame the readings are from."""
+        if self.mirror:
+            image = cv2.flip(image, 1)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        self.grays[index] = gray
+        self.analysis.offer(image, timestamp_s, index, source)
+        got = self.analysis.latest()
+        if got is not None:
+            analysed, stage_seconds = got
+            for stage, seconds in stage_seconds.items():
+                self.timer.add(stage, seconds)
+            self.renderer.va_plot.update(analysed.faces, analysed.retired)
+            self.dashboard.update(analysed)
+            self.follower.restart(analysed.faces, self.grays.get(analysed.index, gray))
+            self.analysed = analysed
+            self.summary.analyses += 1
+            self.latencies.append(1000 * (self.source.clock() - analysed.timestamp_s))
+        for old in [i for i in self.grays if i < (self.analysed.index if self.analysed else index - 1)]:
+            del self.grays[old]  # frames older than the newest analysis: no result will start from them
+        faces = self.follower.follow(gray)
+        return FrameResult(index, timestamp_s, source, image, faces,
+                           analysis_timestamp_s=self.analysed.timestamp_s if self.analysed else None)
+
+    def analysis_note(self, result: FrameResult) -> str:
+        """The HUD's word on a live analysis: how far the readings shown lag the frame shown."""
+        if self.analysis is None:
+            return ""
+        if self.analysed is None:
+            return "analysis starting"
+        return f"analysis {1000 * (result.timestamp_s - result.analysis_timestamp_s):.0f} ms old"
+
     def render(self, result: FrameResult) -> np.ndarray:
         t0 = time.perf_counter()
         self.last = result
         canvas, _ = self.renderer.render(result, self.overlays, fps=self.fps, stage_ms=self.timer.recent(),
                                          recording=self.recorder is not None, paused=self.paused,
-                                         selected=self.selected)
+                                         selected=self.selected, analysis=self.analysis_note(result))
         self.timer.add("draw", time.perf_counter() - t0)
         return canvas
 
@@ -198,7 +256,13 @@ class App:
             self.selected = next((i for i in ids if i > shown), ids[0])
         elif key == ord("m"):
             self.mirror = not self.mirror
-            self.pipeline.reset()  # boxes jump across the frame: every face is retired, then found afresh
+            # Boxes jump across the frame: every face is retired, then found afresh.
+            if self.analysis is not None:
+                self.analysis.reset()
+                self.analysed = None
+                self.follower.restart([], np.zeros((1, 1), np.uint8))
+            else:
+                self.pipeline.reset()
         elif key == ord(" "):
             self.paused = not self.paused
         elif key == ord("r"):
@@ -231,8 +295,11 @@ class App:
                 if captured is None:
                     self.summary.ended_by = self.source.ended_by or "end of input"
                     break
-                self.timer.add("decode", time.perf_counter() - t0)
-                result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
+                if self.analysis is not None:  # a live source: its thread decodes, the wait is for the camera
+                    result = self.follow(captured.image, captured.index, captured.timestamp_s, captured.source)
+                else:
+                    self.timer.add("decode", time.perf_counter() - t0)
+                    result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
                 result.skipped_frames = captured.skipped_frames
                 canvas = self.render(result)
                 self.emit(result, canvas)
@@ -251,6 +318,7 @@ class App:
         finally:  # an interrupted run (Ctrl-C, kill) still reports its true duration and stage times
             self.summary.seconds = time.perf_counter() - start
             self.summary.stage_ms = self.timer.overall()
+            self.summary.analysis_latency_ms = float(np.median(self.latencies)) if self.latencies else 0.0
             self.summary.skipped_frames = self.source.skipped_frames
             self.summary.skipped_files = list(self.source.skipped)
         return self.summary
@@ -349,15 +417,20 @@ def run(cfg: AppConfig) -> RunSummary:
     for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
         signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
-        classifier = load_classifier(cfg.pipeline)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.live))
+        # Here, before the window opens, for a bad checkpoint's one line; a live source's loads in its process.
+        classifier = None if source.live else load_classifier(cfg.pipeline)
         if cfg.display:  # opens while the face models load, saying so; the inputs are known good by now
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             stack.callback(cv2.destroyAllWindows)
             cv2.imshow(WINDOW, splash("loading the models..."))
             cv2.waitKey(1)
-        pipeline = stack.enter_context(Pipeline(for_source(cfg.pipeline, source), classifier=classifier))
-        app = App(cfg, source, pipeline, stack)
+        options = for_source(cfg.pipeline, source)
+        if source.live:  # the analysis beside the loop, in a process of its own, so the loop keeps the camera's pace
+            app = App(cfg, source, stack,
+                      analysis=stack.enter_context(AnalysisProcess(options, delay_s=cfg.analysis_delay_s)))
+        else:
+            app = App(cfg, source, stack, pipeline=stack.enter_context(Pipeline(options, classifier=classifier)))
         try:
             summary = app.run()
         except KeyboardInterrupt:
