@@ -105,3 +105,4 @@ class FrameResult:
     faces: list[Face] = field(default_factory=list)
     skipped_frames: int = 0  # unreadable frames (image sources: files) the source skipped so far
     retired: list[int] = field(default_factory=list)  # track IDs that ended at this frame
+    events: list[str] = field(default_factory=list)  # labels of the events marked at this frame (analysis/events.py)
