@@ -26,11 +26,11 @@ PITCH_BINS = (0, 10, 20, 30, 90)  # |pitch - median pitch|
 
 
 def measure(paths: list[Path]) -> dict[str, np.ndarray]:
-    from realtime.analysis.pipeline import Pipeline
+    from realtime.analysis.pipeline import Pipeline, PipelineOptions
 
     keys = ("pred", "yaw", "pitch", "roll", "eye_pitch", "eyes_closed", "mouth_open")
     out = {k: np.full(len(paths), np.nan) for k in keys}
-    with Pipeline(stills=True) as pipe:
+    with Pipeline(PipelineOptions(running_mode="image")) as pipe:
         for i, path in enumerate(tqdm(paths, desc="wild-dev", unit=" photos", mininterval=10)):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:

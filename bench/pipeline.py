@@ -4,8 +4,9 @@
                              [--classifier-threads N] [--dashboard] [--size WxH]
 
 Runs the app as a user would, in its own process (`run_webcam.py --source VIDEO --no-display --record
-... --csv ... --stats-json ...`: decode, detect, track, landmarks, crop, classify, smooth + AUs + map,
-draw, encode to an .mp4 and the CSV log), and reads its per-stage medians from the JSON that
+... --csv ... --stats-json ...`: decode, detect, track, landmarks (with head pose and gaze), crop,
+classify, affect (measured AUs, the mapping to AUs and valence/arousal), temporal (smoothing,
+filtering), draw, encode to an .mp4 and the CSV log), and reads its per-stage medians from the JSON that
 `--stats-json` writes; and, in this process, a naive loop that does what a first attempt would:
 decode, detect, then per face crop + classify one at a time with the unfused model and PyTorch's
 default threads, draw, encode (no landmarks, so its figure is the old pipeline's floor, not a
@@ -69,7 +70,7 @@ def naive_loop(video: Path, out: Path, weights: str) -> tuple[dict[str, float], 
     model = loaded.model.eval()
     cap = cv2.VideoCapture(str(video))
     writer = None
-    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "crop", "classify", "track", "draw",
+    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "crop", "classify", "affect", "draw",
                                                       "encode")}
     n = 0
     t_start = time.perf_counter()
@@ -106,7 +107,7 @@ def naive_loop(video: Path, out: Path, weights: str) -> tuple[dict[str, float], 
             writer.write(canvas)
             t5 = time.perf_counter()
             for k, v in (("decode", t1 - t0), ("detect", t2 - t1), ("crop", crop_s), ("classify", cls_s),
-                         ("track", map_s), ("draw", t4 - t3), ("encode", t5 - t4)):
+                         ("affect", map_s), ("draw", t4 - t3), ("encode", t5 - t4)):
                 stages[k].append(v * 1000)
             n += 1
     seconds = time.perf_counter() - t_start
@@ -153,8 +154,7 @@ def main() -> None:
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")
     stage_ms = summary["stage_ms"]  # in the app's frame order
     for stage in [*stage_ms, *(s for s in naive_ms if s not in stage_ms)]:
-        name = "smooth+AUs+map" if stage == "track" else stage
-        print(f"{name:<20}{stage_ms.get(stage, 0):>10.2f}{naive_ms.get(stage, 0):>10.2f}")
+        print(f"{stage:<20}{stage_ms.get(stage, 0):>10.2f}{naive_ms.get(stage, 0):>10.2f}")
     print(f"{'overall FPS':<20}{app_fps:>10.1f}{naive_fps:>10.1f}")
     print(f"pipeline / naive: {app_fps / naive_fps:.2f}x ({summary['rows']} face rows logged; naive {naive_n} frames)")
 

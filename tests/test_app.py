@@ -109,6 +109,38 @@ def test_headless_run_writes_its_figures_for_scripts(headless_run):
     assert all(ms > 0 for ms in stats["stage_ms"].values())
 
 
+def test_mirror_key_retires_every_face_and_each_holder_forgets_it(face_video):
+    from contextlib import ExitStack
+
+    from realtime.analysis.capture import open_source
+    from realtime.analysis.pipeline import Pipeline, PipelineOptions, for_source
+    from realtime.window.app import App, AppConfig
+
+    video, _ = face_video
+    with ExitStack() as stack:
+        source = stack.enter_context(open_source(str(video)))
+        pipe = stack.enter_context(Pipeline(for_source(PipelineOptions(), source)))
+        app = App(AppConfig(source=str(video), display=False), source, pipe, stack)
+        frames = iter(source)
+
+        def step():
+            captured = next(frames)
+            return app.process(captured.image, captured.index, captured.timestamp_s, captured.source)
+
+        old = [step() for _ in range(5)][-1].faces[0].track_id
+        holders = {"temporal": pipe.temporal.state, "AU baselines": pipe.action_units.history,
+                   "landmarker": pipe.landmarker._by_track, "VA trails": app.renderer.va_plot.trails,
+                   "dashboard": app.dashboard.history}
+        assert all(set(held) == {old} for held in holders.values())
+        assert app.handle_key(ord("m"), np.zeros((480, 640, 3), np.uint8)) and app.mirror
+        after = [step() for _ in range(5)]
+    new = after[-1].faces[0].track_id
+    assert after[0].retired == [old] and new > old
+    assert {f.track_id for r in after for f in r.faces} == {new}  # the old ID never comes back
+    for name, held in holders.items():
+        assert set(held) == {new}, name
+
+
 def test_the_first_interrupt_asks_the_loop_to_stop_and_a_second_raises_at_once(monkeypatch):
     from realtime.window.app import _Interrupts
 

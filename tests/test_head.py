@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from realtime.analysis.head import euler_degrees
-from realtime.analysis.pipeline import Pipeline
+from realtime.analysis.pipeline import Pipeline, PipelineOptions
 from realtime.analysis.rows import HEAD_COLUMNS, face_rows
 
 FACE_CENTRE = (224, 128)
@@ -16,7 +16,7 @@ FACE_CENTRE = (224, 128)
 
 @pytest.fixture(scope="module")
 def pipe():
-    with Pipeline(stills=True) as p:
+    with Pipeline(PipelineOptions(running_mode="image")) as p:
         yield p
 
 

@@ -46,8 +46,8 @@ class FaceMesh:
 
 @dataclass
 class Face:
-    """One face in one frame. Every float field and every dict of floats is a continuous signal
-    that realtime/analysis/temporal.py filters per track, by name: a new one needs no change there."""
+    """One face in one frame. The continuous signals that realtime/analysis/temporal.py filters per
+    track are the fields named in its SIGNALS; a new signal is added there too."""
 
     detection: Detection
     mesh: FaceMesh | None = None  # None where the landmarker did not find this face
@@ -104,5 +104,7 @@ class FrameResult:
     image: np.ndarray  # BGR frame as captured
     faces: list[Face] = field(default_factory=list)
     skipped_frames: int = 0  # unreadable frames (image sources: files) the source skipped so far
-    retired: list[int] = field(default_factory=list)  # track IDs that ended at this frame
+    # Track IDs that ended at this frame (lost, or all at once by Pipeline.reset; for images, the
+    # previous image's faces): whoever keeps state per face forgets these. An ID never comes back.
+    retired: list[int] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # labels of the events marked at this frame (analysis/events.py)

@@ -1,5 +1,5 @@
-"""The frame loop: capture -> detect -> track -> landmarks -> crop -> classify -> AUs and affect ->
-temporal -> draw -> record / log / show, with the keys that switch overlays.
+"""The frame loop: capture -> detect -> track -> landmarks -> crop -> classify -> affect (AUs,
+valence/arousal) -> temporal -> draw -> record / log / show, with the keys that switch overlays.
 
 Every resource (camera, detector, recorder, CSV) is owned by an ExitStack, so quitting,
 Ctrl-C, the end of a file and a camera that drops out all finalise the recording and the log.
@@ -25,7 +25,7 @@ from mappings import default_measured, default_prototypes
 from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.analysis.events import EVENT_KEYS, Event, EventTimeline, default_labels
 from realtime.analysis.faces import FrameResult
-from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, load_classifier
+from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
 from realtime.outputs.csvlog import CsvLogger, EventLog
 from realtime.outputs.record import VideoRecorder
 from realtime.window.dashboard import Dashboard
@@ -158,9 +158,7 @@ class App:
         result.events = [e.label for e in self.events.due(result.timestamp_s)]
         for stage, seconds in self.pipeline.stage_seconds.items():
             self.timer.add(stage, seconds)
-        if self.source.stills:
-            self.renderer.va_plot.reset()
-            self.dashboard.reset()
+        # Both forget the faces the result retires (images: the previous image's), as the pipeline does.
         self.renderer.va_plot.update(result.faces, result.retired)
         self.dashboard.update(result)
         return result
@@ -203,9 +201,7 @@ class App:
             self.selected = next((i for i in ids if i > shown), ids[0])
         elif key == ord("m"):
             self.mirror = not self.mirror
-            self.pipeline.reset()  # boxes jump across the frame: start every face afresh
-            self.renderer.va_plot.reset()
-            self.dashboard.reset()
+            self.pipeline.reset()  # boxes jump across the frame: every face is retired, then found afresh
         elif key == ord(" "):
             self.paused = not self.paused
         elif chr(key) in EVENT_KEYS:
@@ -374,7 +370,7 @@ def run(cfg: AppConfig) -> RunSummary:
             stack.callback(cv2.destroyAllWindows)
             cv2.imshow(WINDOW, splash("loading the models..."))
             cv2.waitKey(1)
-        pipeline = stack.enter_context(Pipeline(cfg.pipeline, stills=source.stills, classifier=classifier))
+        pipeline = stack.enter_context(Pipeline(for_source(cfg.pipeline, source), classifier=classifier))
         app = App(cfg, source, pipeline, stack)
         try:
             summary = app.run()

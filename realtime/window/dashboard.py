@@ -50,10 +50,6 @@ class Dashboard:
             while h[0][0] < t - self.window_s:
                 h.popleft()
 
-    def reset(self) -> None:
-        self.history.clear()
-        self.events.clear()
-
     def annotate(self, canvas: np.ndarray, lay: Layout, face: Face | None, au: ActionUnitAnnotator) -> None:
         d, m = lay.dashboard, lay.metrics
         color = EMOTION_BGR[label_of(face)[0]] if face else KEY_COLOR
