@@ -22,8 +22,10 @@ def table_columns() -> dict[str, list[str]]:
     # valence and arousal are the kind named in va_source, both kinds follow; au_source names the AU
     # kind shown. au_measured (1/0) says whether the mesh was found, as OpenFace's `success` does; the
     # measured columns are empty where it was not. shown_label is the label on screen (hysteresis,
-    # so not always `label`). Last, skipped_frames: unreadable frames (image folders: files)
-    # skipped in the source so far, up to this row's frame.
+    # so not always `label`). skipped_frames: unreadable frames (image folders: files) skipped in the
+    # source so far, up to this row's frame. Then the head and eyes (realtime/analysis/head.py; degrees,
+    # empty where the mesh was not found). Last, `event`: the events marked at this frame (labels joined
+    # by ";"; realtime/analysis/events.py), empty at most frames.
     # analysis_timestamp_s: the capture time of the frame the row's readings were computed on; equal to
     # timestamp_s wherever every frame is analysed (files, images, the API), earlier for a live source,
     # whose analysis runs beside the loop and whose boxes follow the face in between.
@@ -32,7 +34,7 @@ def table_columns() -> dict[str, list[str]]:
                + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
                + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
                   "measured_arousal", "au_source", "au_measured"] + prototype + measured
-               + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS))
+               + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS) + ["event"])
     return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
 
 
@@ -65,7 +67,7 @@ def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
                   + [_r(face.prototype_aus.get(au, 0.0)) for au in prototype_order]
                   + [_r(face.measured_aus[au]) if measured else None for au in measured_order]
                   + [face.shown_label, _r(face.shown_confidence), result.skipped_frames]
-                  + [_head_value(face, name) for name in HEAD_COLUMNS])
+                  + [_head_value(face, name) for name in HEAD_COLUMNS] + [";".join(result.events)])
         rows.append(dict(zip(table_columns()["COLUMNS"], values, strict=True)))
     return rows
 
