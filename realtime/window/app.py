@@ -37,7 +37,7 @@ from realtime.window.preflight import check_display, check_outputs
 
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
-STAGES = ("decode", *PIPELINE_STAGES, "draw", "encode")
+STAGES = ("decode", *PIPELINE_STAGES, "follow", "draw", "encode")  # follow: live boxes between analyses
 ANALYSIS_WINDOW = 3600  # analyses whose latency the summary's median covers: two minutes at 30 a second
 
 
@@ -196,6 +196,7 @@ class App:
         which frame the readings are from."""
         if self.mirror:
             image = cv2.flip(image, 1)
+        t0 = time.perf_counter()
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         self.grays[index] = gray
         self.analysis.offer(image, timestamp_s, index, source)
@@ -213,6 +214,7 @@ class App:
         for old in [i for i in self.grays if i < (self.analysed.index if self.analysed else index - 1)]:
             del self.grays[old]  # frames older than the newest analysis: no result will start from them
         faces = self.follower.follow(gray)
+        self.timer.add("follow", time.perf_counter() - t0)
         return FrameResult(index, timestamp_s, source, image, faces,
                            events=[e.label for e in self.events.due(timestamp_s)],
                            analysis_timestamp_s=self.analysed.timestamp_s if self.analysed else None)
