@@ -3,11 +3,14 @@
     python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--mesh-every N] [--video PATH] [--precision P]
                              [--classifier-threads N] [--dashboard] [--size WxH]
 
-Runs the app's own loop (realtime.window.app.run: decode, detect, track, landmarks, crop, classify,
-smooth + AUs + map, draw, encode to an .mp4 and the CSV log) and, in the same process, a naive
-loop that does what a first attempt would: decode, detect, then per face crop + classify one at
-a time with the unfused model and PyTorch's default threads, draw, encode (no landmarks, so its
-figure is the old pipeline's floor, not a like-for-like rival). Prints per-stage median
+Runs the app as a user would, in its own process (`run_webcam.py --source VIDEO --no-display --record
+... --csv ... --stats-json ...`: decode, detect, track, landmarks (with head pose and gaze), crop,
+classify, affect (measured AUs, the mapping to AUs and valence/arousal), temporal (smoothing,
+filtering), draw, encode to an .mp4 and the CSV log), and reads its per-stage medians from the JSON that
+`--stats-json` writes; and, in this process, a naive loop that does what a first attempt would:
+decode, detect, then per face crop + classify one at a time with the unfused model and PyTorch's
+default threads, draw, encode (no landmarks, so its figure is the old pipeline's floor, not a
+like-for-like rival). Prints per-stage median
 milliseconds and overall FPS for both. `--dashboard` draws the dashboard beside the video (the window's
 default) and `--size WxH` scales the generated video, to measure the draw stage at other frame sizes.
 """
@@ -15,8 +18,11 @@ default) and `--size WxH` scales the generated video, to measure the draw stage 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,9 +37,8 @@ from mappings import affect  # noqa: E402
 from models.checkpoint import DEFAULT_WEIGHTS, load_model  # noqa: E402
 from realtime.analysis.crop import crop_face  # noqa: E402
 from realtime.analysis.detect import FaceDetector  # noqa: E402
-from realtime.analysis.pipeline import PipelineOptions  # noqa: E402
-from realtime.window.app import STAGES, AppConfig, run  # noqa: E402
-from realtime.window.draw import Overlays  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def make_video(path: Path, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480)) -> None:
@@ -65,7 +70,7 @@ def naive_loop(video: Path, out: Path, weights: str) -> tuple[dict[str, float], 
     model = loaded.model.eval()
     cap = cv2.VideoCapture(str(video))
     writer = None
-    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "crop", "classify", "track", "draw",
+    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "crop", "classify", "affect", "draw",
                                                       "encode")}
     n = 0
     t_start = time.perf_counter()
@@ -102,7 +107,7 @@ def naive_loop(video: Path, out: Path, weights: str) -> tuple[dict[str, float], 
             writer.write(canvas)
             t5 = time.perf_counter()
             for k, v in (("decode", t1 - t0), ("detect", t2 - t1), ("crop", crop_s), ("classify", cls_s),
-                         ("track", map_s), ("draw", t4 - t3), ("encode", t5 - t4)):
+                         ("affect", map_s), ("draw", t4 - t3), ("encode", t5 - t4)):
                 stages[k].append(v * 1000)
             n += 1
     seconds = time.perf_counter() - t_start
@@ -140,23 +145,34 @@ def main() -> None:
         # Warm the file cache and the lazy imports so that neither loop pays for them.
         naive_loop(video, tmp / "warm.mp4", args.weights)
         naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
-        options = PipelineOptions(weights=args.weights, precision=args.precision,
-                                  classifier_threads=args.classifier_threads, landmarks=not args.no_landmarks,
-                                  mesh_every=args.mesh_every)
-        summary = run(AppConfig(source=str(video), display=False, record=str(tmp / "app.mp4"),
-                                csv=str(tmp / "app.csv"), pipeline=options,
-                                overlays=Overlays(dashboard=args.dashboard)))
-    app_fps = summary.fps
+        summary = run_app(video, tmp, args)
+    app_fps = summary["fps"]
     what = (f"{size[0]}x{size[1]} generated, {args.faces} face{'s' if args.faces > 1 else ''}"
             + (", dashboard drawn" if args.dashboard else ""))
-    print(f"\nvideo: {video if args.video else what}, {summary.frames} frames, "
-          f"torch {torch.__version__}, {os.cpu_count()} CPU cores; app classifier {summary.classifier}")
+    print(f"\nvideo: {video if args.video else what}, {summary['frames']} frames, "
+          f"torch {torch.__version__}, {os.cpu_count()} CPU cores; app classifier {summary['classifier']}")
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")
-    for stage in STAGES:
-        name = "smooth+AUs+map" if stage == "track" else stage
-        print(f"{name:<20}{summary.stage_ms.get(stage, 0):>10.2f}{naive_ms.get(stage, 0):>10.2f}")
+    stage_ms = summary["stage_ms"]  # in the app's frame order
+    for stage in [*stage_ms, *(s for s in naive_ms if s not in stage_ms)]:
+        print(f"{stage:<20}{stage_ms.get(stage, 0):>10.2f}{naive_ms.get(stage, 0):>10.2f}")
     print(f"{'overall FPS':<20}{app_fps:>10.1f}{naive_fps:>10.1f}")
-    print(f"pipeline / naive: {app_fps / naive_fps:.2f}x ({summary.rows} face rows logged; naive {naive_n} frames)")
+    print(f"pipeline / naive: {app_fps / naive_fps:.2f}x ({summary['rows']} face rows logged; naive {naive_n} frames)")
+
+
+def run_app(video: Path, tmp: Path, args: argparse.Namespace) -> dict:
+    """run_webcam.py headless on the video, recording and logging as a user would; its --stats-json figures.
+    The FPS is the app's own (frames over its loop's time), so starting Python and loading the models
+    do not count."""
+    stats = tmp / "stats.json"
+    cmd = [sys.executable, str(REPO / "run_webcam.py"), "--source", str(video), "--no-display",
+           "--record", str(tmp / "app.mp4"), "--csv", str(tmp / "app.csv"), "--stats-json", str(stats),
+           "--weights", args.weights, "--precision", args.precision,
+           "--classifier-threads", str(args.classifier_threads), "--mesh-every", str(args.mesh_every)]
+    cmd += ["--no-landmarks"] * args.no_landmarks + ["--dashboard"] * args.dashboard
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    if proc.returncode != 0:
+        sys.exit(f"the app failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+    return json.loads(stats.read_text())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     python -m bench.steadiness [--videos ../shared/videos] [--stills ../shared/datasets/wild-dev] [--sweep]
 
-Runs the app's own loop headless, with the temporal model off, on every clip and on a spliced
+Runs the analysis Pipeline (`realtime.analysis.pipeline.analyze_video`, what the app runs per frame),
+with the temporal model off, on every clip and on a spliced
 clip that this script builds from stills of different expressions (so its change points are
 known), then replays each face's per-frame probabilities, with their timestamps, through the
 app's temporal model (`realtime.analysis.temporal.TemporalModel`) and affect mapping. Prints, per clip:
@@ -16,7 +17,6 @@ chosen from.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import os
 import sys
@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TQDM_DISABLE", "1")  # the app's progress bar; this script prints tables
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -33,9 +32,8 @@ import numpy as np  # noqa: E402
 from mappings import affect_batch  # noqa: E402
 from models import EMOTIONS  # noqa: E402
 from realtime.analysis.faces import Detection, Face  # noqa: E402
-from realtime.analysis.pipeline import PipelineOptions  # noqa: E402
+from realtime.analysis.pipeline import PipelineOptions, analyze_video  # noqa: E402
 from realtime.analysis.temporal import TemporalConfig, TemporalModel  # noqa: E402
-from realtime.window.app import AppConfig, run  # noqa: E402
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
 SPLICED = "spliced stills"
@@ -86,17 +84,15 @@ class Steadiness:
     valence_delay_ms: float = float("nan")  # how far filtered valence trails the raw one (real clips)
 
 
-def read_tracks(csv_path: Path, clip: str, fps: float, one_track: bool = False) -> list[Track]:
-    """The log's faces as tracks; `one_track` keeps only the biggest face of each frame, as one track."""
-    rows: dict[int, list[tuple[int, float, np.ndarray, int]]] = {}
-    with open(csv_path, newline="") as f:
-        for row in csv.DictReader(f):
-            probs = np.array([float(row[f"raw_p_{e}"]) for e in EMOTIONS], np.float32)
-            key = 1 if one_track else int(row["face_id"])
-            rows.setdefault(key, []).append((int(row["frame"]), float(row["timestamp_s"]), probs,
-                                             int(row["w"]) * int(row["h"])))
+def read_tracks(rows: list[dict], clip: str, fps: float, one_track: bool = False) -> list[Track]:
+    """The analysis rows' faces as tracks; `one_track` keeps only the biggest face of each frame, as one track."""
+    by_face: dict[int, list[tuple[int, float, np.ndarray, int]]] = {}
+    for row in rows:
+        probs = np.array([row[f"raw_p_{e}"] for e in EMOTIONS], np.float32)
+        key = 1 if one_track else row["face_id"]
+        by_face.setdefault(key, []).append((row["frame"], row["timestamp_s"], probs, row["w"] * row["h"]))
     tracks = []
-    for face_id, seq in rows.items():
+    for face_id, seq in by_face.items():
         if one_track:
             biggest = {}
             for item in seq:
@@ -252,22 +248,20 @@ def build_spliced(stills_dir: Path, out_path: Path, segments: int, segment_s: fl
     return [k * per_segment for k in range(1, segments)]
 
 
-def collect(videos: list[Path], workdir: Path) -> list[Track]:
+def collect(videos: list[Path]) -> list[Track]:
     tracks = []
     for video in videos:
         cap = cv2.VideoCapture(str(video))
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
         cap.release()
-        tracks += _analyse(video, workdir, fps)
+        tracks += _analyse(video, fps)
     return tracks
 
 
-def _analyse(video: Path, workdir: Path, fps: float, one_track: bool = False, name: str | None = None) -> list[Track]:
-    log = workdir / f"{video.stem}.csv"
-    run(AppConfig(source=str(video), display=False, pipeline=PipelineOptions(temporal=TemporalConfig(smoothing_s=0.0)),
-                  csv=str(log),
-                  output_dir=str(workdir)))
-    found = read_tracks(log, name or video.name, fps, one_track)
+def _analyse(video: Path, fps: float, one_track: bool = False, name: str | None = None) -> list[Track]:
+    # The temporal model off: the rows' raw probabilities are each frame's own, for replay() to filter.
+    rows = analyze_video(video, PipelineOptions(temporal=TemporalConfig(smoothing_s=0.0)))
+    found = read_tracks(rows, name or video.name, fps, one_track)
     frames = sum(len(t.frames) for t in found)
     print(f"{name or video.name}: {len(found)} track(s), {frames} face-frames at {fps:.1f} FPS", file=sys.stderr)
     return found
@@ -276,7 +270,7 @@ def _analyse(video: Path, workdir: Path, fps: float, one_track: bool = False, na
 def spliced_track(stills: Path, workdir: Path, segments: int, segment_s: float, seed: int = 0) -> Track | None:
     video = workdir / "spliced.mp4"
     changes = build_spliced(stills, video, segments, segment_s, seed)
-    found = _analyse(video, workdir, SPLICE_FPS, one_track=True, name=SPLICED)
+    found = _analyse(video, SPLICE_FPS, one_track=True, name=SPLICED)
     if not found:
         return None
     found[0].changes = np.array(changes)
@@ -375,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no video clips at {args.videos} and no stills at {args.stills}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        tracks = collect(videos, Path(tmp))
+        tracks = collect(videos)
         if args.stills.is_dir():
             spliced = spliced_track(args.stills, Path(tmp), args.segments, args.segment_s, args.seed)
             tracks += [spliced] if spliced is not None else []

@@ -29,6 +29,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     model.add_argument("--precision", default="auto", choices=["auto", *PRECISIONS],
                        help="classifier arithmetic; auto: int8 on x86 CPUs (checkpoint with int8 weights), "
                             "else bf16 where native (GPUs), else fp32")
+    model.add_argument("--classifier-threads", type=int, default=1, metavar="N",
+                       help="CPU threads for the classifier (more than one only pays on an idle machine; "
+                            "bench/README.md, \"Classifier threads\")")
     model.add_argument("--detector", default="short",
                        help="'short' (faces within ~2 m), 'full' (up to ~5 m) or a .tflite path")
     model.add_argument("--landmarker", help="face landmarker .task bundle (default assets/face_landmarker.task)")
@@ -64,10 +67,13 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
 
 def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
     """The parsed flags as options; ValueError (one line) for values out of range."""
+    if args.classifier_threads < 1:
+        raise ValueError(f"--classifier-threads must be 1 or more, not {args.classifier_threads}")
     temporal = TemporalConfig(smoothing_s=args.smoothing, margin=args.label_margin, dwell_s=args.label_dwell,
                               min_cutoff_hz=args.signal_cutoff, beta=args.signal_beta)
     return PipelineOptions(
-        weights=args.weights, device=args.device, precision=args.precision, detector=args.detector,
+        weights=args.weights, device=args.device, precision=args.precision,
+        classifier_threads=args.classifier_threads, detector=args.detector,
         landmarker=args.landmarker, landmarks=not args.no_landmarks, mesh_every=args.mesh_every,
         min_detection=args.min_detection, temporal=temporal, affect_mode=args.affect_mode,
         au_source=args.au_source, va_source=args.va_source)

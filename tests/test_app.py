@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cn
 
 
 def run_app(*args, timeout=300):
-    # As a user runs it: bench.steadiness, imported by another test module, turns tqdm off for its process.
+    # As a user runs it: a developer's TQDM_DISABLE would hide the progress bar a test checks.
     env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
     return subprocess.run([sys.executable, "run_webcam.py", *map(str, args)], cwd=REPO, capture_output=True,
                           text=True, timeout=timeout, env=env)
@@ -39,7 +39,7 @@ def headless_run(face_video, tmp_path_factory):
     video, facts = face_video
     out = tmp_path_factory.mktemp("run")
     proc = run_app("--source", video, "--no-display", "--csv", out / "log.csv", "--record", out / "annotated.mp4",
-                   "--report", out / "report")
+                   "--report", out / "report", "--stats-json", out / "stats.json")
     return proc, out, facts
 
 
@@ -95,6 +95,50 @@ def test_headless_run_writes_report(headless_run):
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert summary["faces"]["1"]["frames"] == len(rows)
     assert summary["faces"]["1"]["dominant_emotion"] == "happy"
+
+
+def test_headless_run_writes_its_figures_for_scripts(headless_run):
+    proc, out, facts = headless_run
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["frames"] == facts["frames"]
+    assert stats["rows"] == len(list(csv.DictReader(open(out / "log.csv"))))
+    assert f"{stats['fps']:.1f} FPS" in proc.stdout
+    # Every stage the frame goes through, in its order, from decoding to encoding the recording.
+    assert list(stats["stage_ms"])[0] == "decode" and list(stats["stage_ms"])[-1] == "encode"
+    assert {"detect", "landmarks", "classify", "draw"} <= set(stats["stage_ms"])
+    assert all(ms > 0 for ms in stats["stage_ms"].values())
+
+
+def test_mirror_key_retires_every_face_and_each_holder_forgets_it(face_video):
+    from contextlib import ExitStack
+
+    from realtime.analysis.capture import open_source
+    from realtime.analysis.pipeline import Pipeline, PipelineOptions, for_source
+    from realtime.window.app import App, AppConfig
+
+    video, _ = face_video
+    with ExitStack() as stack:
+        source = stack.enter_context(open_source(str(video)))
+        pipe = stack.enter_context(Pipeline(for_source(PipelineOptions(), source)))
+        app = App(AppConfig(source=str(video), display=False), source, pipe, stack)
+        frames = iter(source)
+
+        def step():
+            captured = next(frames)
+            return app.process(captured.image, captured.index, captured.timestamp_s, captured.source)
+
+        old = [step() for _ in range(5)][-1].faces[0].track_id
+        holders = {"temporal": pipe.temporal.state, "AU baselines": pipe.action_units.history,
+                   "landmarker": pipe.landmarker._by_track, "VA trails": app.renderer.va_plot.trails,
+                   "dashboard": app.dashboard.history}
+        assert all(set(held) == {old} for held in holders.values())
+        assert app.handle_key(ord("m"), np.zeros((480, 640, 3), np.uint8)) and app.mirror
+        after = [step() for _ in range(5)]
+    new = after[-1].faces[0].track_id
+    assert after[0].retired == [old] and new > old
+    assert {f.track_id for r in after for f in r.faces} == {new}  # the old ID never comes back
+    for name, held in holders.items():
+        assert set(held) == {new}, name
 
 
 def test_the_first_interrupt_asks_the_loop_to_stop_and_a_second_raises_at_once(monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 
 from models import EMOTIONS
 from realtime.analysis.faces import Detection, Face, FrameResult
-from realtime.analysis.rows import COLUMNS
+from realtime.analysis.rows import COLUMNS, HEAD_COLUMNS
 from realtime.analysis.temporal import TemporalModel
 from realtime.outputs.csvlog import CsvLogger
 
@@ -16,7 +16,9 @@ HAPPY, SAD = EMOTIONS.index("happy"), EMOTIONS.index("sad")
 
 def test_raw_smoothed_and_shown_columns(tmp_path):
     assert COLUMNS[:10] == ["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
-    assert COLUMNS[-3:] == ["shown_label", "shown_confidence", "skipped_frames"]
+    at = COLUMNS.index("shown_label")
+    assert COLUMNS[at:at + 3 + len(HEAD_COLUMNS)] == ["shown_label", "shown_confidence", "skipped_frames",
+                                                      *HEAD_COLUMNS]
     model = TemporalModel()
     image = np.zeros((10, 10, 3), np.uint8)
     # Happy for a second, then four frames of a clear sad: the smoothed top class turns sad at

@@ -63,9 +63,30 @@ def test_pipeline_per_frame_calls(astronaut_bgr):
     face = results[-1].faces[0]
     assert face.shown_label == "happy" and face.measured_aus is None and face.au_source == "prototype"
     assert live.timestamp_s >= 0 and len(live.faces) == 1
-    with Pipeline(PipelineOptions(), stills=True) as pipe:
-        still = pipe.process(frame)
+    with Pipeline(PipelineOptions(running_mode="image")) as pipe:
+        still, again = pipe.process(frame), pipe.process(frame)
     assert still.faces[0].track_id == 1 and still.faces[0].measured_aus is not None
+    assert still.retired == [] and again.retired == [1]  # each image's faces end with it
+
+
+def test_reset_retires_every_face_and_no_holder_keeps_it(astronaut_bgr):
+    frame = np.ascontiguousarray(astronaut_bgr)
+    with Pipeline(PipelineOptions(mesh_every=2)) as pipe:
+        before = [pipe.process(frame, i / 30, index=i) for i in range(3)]
+        old = before[-1].faces[0].track_id
+        holders = {"temporal": pipe.temporal.state, "AU baselines": pipe.action_units.history,
+                   "landmarker": pipe.landmarker._by_track, "carried mesh": pipe.landmarker._carried}
+        assert all(old in held for held in holders.values())
+        pipe.reset()
+        after = [pipe.process(frame, i / 30, index=i) for i in range(3, 6)]
+        new = after[0].faces[0].track_id
+        assert after[0].retired == [old] and after[1].retired == []
+        assert new > old and {r.faces[0].track_id for r in after} == {new}
+        for name, held in holders.items():
+            assert set(held) == {new}, name
+        pipe.reset()
+        pipe.reset()  # twice between frames: each face is retired once
+        assert pipe.process(frame, 6 / 30, index=6).retired == [new]
 
 
 def test_wrong_inputs_are_one_line_errors(tmp_path, astronaut_bgr):
@@ -77,5 +98,7 @@ def test_wrong_inputs_are_one_line_errors(tmp_path, astronaut_bgr):
         analyze_images([tmp_path / "missing.jpg"])
     with pytest.raises(CaptureError, match="neither an image nor a folder"):
         analyze_images(tmp_path / "clip.mp4")
+    with pytest.raises(ValueError, match="running_mode"):
+        PipelineOptions(running_mode="stills")
     with pytest.raises(ValueError, match="au_source"):
         PipelineOptions(au_source="guessed")

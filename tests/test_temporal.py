@@ -9,7 +9,7 @@ import pytest
 from models import EMOTIONS
 from realtime.analysis.faces import Detection, Face
 from realtime.analysis.one_euro import OneEuroFilter
-from realtime.analysis.temporal import TemporalConfig, TemporalModel, signals
+from realtime.analysis.temporal import SIGNALS, TemporalConfig, TemporalModel, signals
 
 HAPPY, NEUTRAL, SAD = EMOTIONS.index("happy"), EMOTIONS.index("neutral"), EMOTIONS.index("sad")
 
@@ -92,8 +92,8 @@ def test_two_tracks_do_not_share_state():
     together = TemporalModel()
     faces_a, faces_b = [], []
     for i in range(120):
-        fa = face(a[i], 1, valence=float(a[i, HAPPY]), aus={"AU12": float(a[i, HAPPY])})
-        fb = face(b[i], 2, valence=float(b[i, HAPPY]), aus={"AU12": float(b[i, HAPPY])})
+        fa = face(a[i], 1, prototype_valence=float(a[i, HAPPY]), prototype_aus={"AU12": float(a[i, HAPPY])})
+        fb = face(b[i], 2, prototype_valence=float(b[i, HAPPY]), prototype_aus={"AU12": float(b[i, HAPPY])})
         together.update([fb, fa] if i % 2 else [fa, fb], timestamp_s=i / 30)
         faces_a.append(fa)
         faces_b.append(fb)
@@ -103,43 +103,54 @@ def test_two_tracks_do_not_share_state():
     # The signals too: each track's filtered valence is what it would be alone.
     solo = TemporalModel()
     for i in range(120):
-        f = face(a[i], 1, valence=float(a[i, HAPPY]), aus={"AU12": float(a[i, HAPPY])})
+        f = face(a[i], 1, prototype_valence=float(a[i, HAPPY]), prototype_aus={"AU12": float(a[i, HAPPY])})
         solo.update([f], timestamp_s=i / 30)
-        assert f.valence == pytest.approx(faces_a[i].valence) and f.aus["AU12"] == pytest.approx(faces_a[i].aus["AU12"])
+        assert f.prototype_valence == pytest.approx(faces_a[i].prototype_valence)
+        assert f.prototype_aus["AU12"] == pytest.approx(faces_a[i].prototype_aus["AU12"])
 
 
 def test_a_retired_track_starts_clean():
     model = TemporalModel()
     run(model, [np.eye(7)[HAPPY]] * 30)
     model.update([], retired=[1], timestamp_s=1.0)
-    again = face(np.eye(7)[SAD], valence=-0.7)
+    again = face(np.eye(7)[SAD], prototype_valence=-0.7)
     model.update([again], timestamp_s=1.1)
-    assert again.shown == SAD and again.probs.argmax() == SAD and again.valence == -0.7
+    assert again.shown == SAD and again.probs.argmax() == SAD and again.prototype_valence == -0.7
 
 
-def test_every_float_signal_is_filtered_by_name_including_new_fields():
+def test_the_named_signals_are_filtered_and_nothing_else():
     @dataclasses.dataclass
-    class MeasuredFace(Face):  # as another stage might extend Face
-        measured_aus: dict = dataclasses.field(default_factory=dict)
+    class GazeFace(Face):  # as another stage might extend Face
         gaze: float = 0.0
 
-    def make(i, value):
-        return MeasuredFace(Detection((0, 0, 100, 100), 0.9), raw_probs=np.eye(7, dtype=np.float32)[NEUTRAL],
-                            track_id=1, valence=value, arousal=value, aus={"AU12": value},
-                            measured_aus={"AU12": value, "AU04": float("nan")}, gaze=value)
+    def make(value):
+        return GazeFace(Detection((0, 0, 100, 100), 0.9), raw_probs=np.eye(7, dtype=np.float32)[NEUTRAL],
+                        track_id=1, prototype_valence=value, measured_arousal=value, prototype_aus={"AU12": value},
+                        measured_aus={"AU12": value, "AU04": float("nan")}, valence=value, aus={"AU12": value},
+                        gaze=value)
 
-    # prototype_valence/arousal are Face's own (0.0 here); measured_valence/arousal are NaN: not measured.
-    assert set(signals(make(0, 0.0))) == {"valence", "arousal", "aus.AU12", "measured_aus.AU12", "gaze",
-                                          "prototype_valence", "prototype_arousal"}
+    # measured_valence is NaN (not measured), AU04 too; the shown fields and gaze are not in the list.
+    assert set(signals(make(0.0))) == {"prototype_valence", "prototype_arousal", "measured_arousal",
+                                       "prototype_aus.AU12", "measured_aus.AU12"}
+    assert set(signals(make(0.0), ("gaze",))) == {"gaze"}
+    for names, filtered in ((SIGNALS, "prototype_valence"), ((*SIGNALS, "gaze"), "gaze")):
+        model = TemporalModel(signals=names)
+        for i in range(10):
+            model.update([make(0.0)], timestamp_s=i / 30)
+        stepped = make(1.0)
+        model.update([stepped], timestamp_s=10 / 30)
+        assert 0 < getattr(stepped, filtered) < 1  # filtered: part of the way to the new value
+        for value in (stepped.prototype_valence, stepped.measured_arousal, stepped.prototype_aus["AU12"],
+                      stepped.measured_aus["AU12"]):
+            assert 0 < value < 1
+        assert stepped.valence == 1.0 and stepped.aus["AU12"] == 1.0  # shown fields: picked after, not filtered
+        assert math.isnan(stepped.measured_aus["AU04"])  # not measured stays not measured
+        assert stepped.track_id == 1 and stepped.shown == NEUTRAL
     model = TemporalModel()
-    for i in range(10):
-        model.update([make(i, 0.0)], timestamp_s=i / 30)
-    stepped = make(10, 1.0)
-    model.update([stepped], timestamp_s=10 / 30)
-    for value in (stepped.valence, stepped.arousal, stepped.aus["AU12"], stepped.measured_aus["AU12"], stepped.gaze):
-        assert 0 < value < 1  # filtered: part of the way to the new value
-    assert math.isnan(stepped.measured_aus["AU04"])  # not measured stays not measured
-    assert stepped.track_id == 1 and stepped.shown == NEUTRAL  # integers are not signals
+    model.update([make(0.0)], timestamp_s=0.0)
+    unlisted = make(1.0)
+    model.update([unlisted], timestamp_s=1 / 30)
+    assert unlisted.gaze == 1.0
 
 
 def test_off_passes_every_frame_through():

@@ -49,3 +49,12 @@ def test_new_face_gets_new_id_and_ids_are_not_reused():
     later = [face(0, 0)]
     tracker.update(later)
     assert later[0].track_id == 2
+
+
+def test_retire_all_ends_every_track_and_ids_are_not_reused():
+    tracker = FaceTracker()
+    faces = [face(0, 0), face(300, 0)]
+    tracker.update(faces)
+    assert sorted(tracker.retire_all()) == [1, 2] and tracker.tracks == []
+    again = [face(0, 0)]
+    assert tracker.update(again) == [] and again[0].track_id == 3

@@ -2,8 +2,9 @@
 
 Prototype AUs and valence/arousal come from the classifier's probabilities through the mapping
 tables (mappings/emotion_to_au.json, au_to_va.json); measured ones from the face mesh's
-blendshapes (mappings/blendshape_to_au.json). The chosen kind is shown where the mesh was found,
-else the prototype's.
+blendshapes (mappings/blendshape_to_au.json). `estimate` sets both kinds from this frame; after the
+temporal model has filtered them, `show` picks the kind shown: the chosen kind where the mesh was
+found, else the prototype's.
 """
 
 from __future__ import annotations
@@ -22,17 +23,19 @@ class AffectEstimator:
                  va_source: str = "prototype"):
         self.measured, self.mode, self.au_source, self.va_source = measured, mode, au_source, va_source
 
-    def apply(self, face: Face) -> None:
-        """From this frame's raw probabilities and measured AUs; the temporal model filters them afterwards."""
+    def estimate(self, face: Face) -> None:
+        """Both kinds of AUs and valence/arousal from this frame's raw probabilities and measured AUs."""
         proto = affect(face.raw_probs, mode=self.mode)
         face.prototype_aus, face.prototype_valence, face.prototype_arousal = proto.aus, proto.valence, proto.arousal
-        measured = face.measured_aus is not None
-        if measured:
+        if face.measured_aus is not None:
             valence, arousal = self.measured.valence_arousal(np.array([list(face.measured_aus.values())]))
             face.measured_valence, face.measured_arousal = float(valence[0]), float(arousal[0])
+
+    def show(self, face: Face) -> None:
+        """Point `aus`, `valence` and `arousal` at the kind shown (after the temporal model's filtering)."""
+        measured = face.measured_aus is not None
         face.au_source = "measured" if self.au_source == "measured" and measured else "prototype"
-        # A copy: the shown dict is filtered under its own name, and must not be filtered twice.
-        face.aus = dict(face.measured_aus if face.au_source == "measured" else proto.aus)
+        face.aus = face.measured_aus if face.au_source == "measured" else face.prototype_aus
         face.va_source = "measured" if self.va_source == "measured" and measured else "prototype"
         face.valence, face.arousal = ((face.measured_valence, face.measured_arousal) if face.va_source == "measured"
                                       else (face.prototype_valence, face.prototype_arousal))

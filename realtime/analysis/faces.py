@@ -33,6 +33,9 @@ class FaceMesh:
 
     landmarks: np.ndarray  # float32 [478, 2] (x, y) continuous pixels
     blendshapes: np.ndarray  # float32 [52] scores in [0, 1], in mappings.BLENDSHAPE_NAMES order
+    # float64 [3, 3] the head's rotation from the landmarker's facial transformation matrix, in camera
+    # axes x right, y down, z away from the camera (OpenFace's); realtime/analysis/head.py reads it.
+    rotation: np.ndarray | None = None
 
     def keypoints(self) -> np.ndarray:
         """The six points of Detection.keypoints (eyes, nose tip, mouth centre, tragions), from the mesh."""
@@ -43,8 +46,8 @@ class FaceMesh:
 
 @dataclass
 class Face:
-    """One face in one frame. Every float field and every dict of floats is a continuous signal
-    that realtime/analysis/temporal.py filters per track, by name: a new one needs no change there."""
+    """One face in one frame. The continuous signals that realtime/analysis/temporal.py filters per
+    track are the fields named in its SIGNALS; a new signal is added there too."""
 
     detection: Detection
     mesh: FaceMesh | None = None  # None where the landmarker did not find this face
@@ -64,6 +67,15 @@ class Face:
     shown: int = -1  # index into models.EMOTIONS of the label shown, which changes with hysteresis
     valence: float = 0.0
     arousal: float = 0.0
+    # From the mesh (realtime/analysis/head.py; degrees, signs there); NaN / -1 where no mesh was found.
+    head_yaw: float = math.nan
+    head_pitch: float = math.nan
+    head_roll: float = math.nan
+    gaze_yaw: float = math.nan
+    gaze_pitch: float = math.nan
+    head_frontal: int = -1  # 1: the head is turned little enough for the expression readings to hold
+    eyes_closed: int = -1
+    mouth_open: int = -1
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -92,4 +104,7 @@ class FrameResult:
     image: np.ndarray  # BGR frame as captured
     faces: list[Face] = field(default_factory=list)
     skipped_frames: int = 0  # unreadable frames (image sources: files) the source skipped so far
-    retired: list[int] = field(default_factory=list)  # track IDs that ended at this frame
+    # Track IDs that ended at this frame (lost, or all at once by Pipeline.reset; for images, the
+    # previous image's faces): whoever keeps state per face forgets these. An ID never comes back.
+    retired: list[int] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # labels of the events marked at this frame (analysis/events.py)

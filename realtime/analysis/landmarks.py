@@ -75,7 +75,8 @@ class FaceLandmarker:
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.path)),
             running_mode=vision.RunningMode.VIDEO if self.video else vision.RunningMode.IMAGE,
-            num_faces=1, output_face_blendshapes=True, min_face_detection_confidence=MIN_CONFIDENCE,
+            num_faces=1, output_face_blendshapes=True, output_facial_transformation_matrixes=True,
+            min_face_detection_confidence=MIN_CONFIDENCE,
             min_face_presence_confidence=MIN_CONFIDENCE, min_tracking_confidence=MIN_CONFIDENCE)
         with _native_stderr_to_file():
             try:
@@ -155,7 +156,21 @@ class FaceLandmarker:
             return None  # a neighbouring face in the square, not this one
         scores = {c.category_name: c.score for c in result.face_blendshapes[0]}
         blendshapes = np.array([scores.get(name, 0.0) for name in BLENDSHAPE_NAMES], np.float32)
-        return FaceMesh(points, blendshapes)
+        return FaceMesh(points, blendshapes, _camera_rotation(result.facial_transformation_matrixes))
+
+
+# MediaPipe's matrix is in OpenGL camera axes (y up, z towards the viewer); OpenFace's, used here,
+# have y down and z away from the camera: the same rotation seen through this axis flip on both sides.
+_GL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
+
+
+def _camera_rotation(matrices) -> np.ndarray | None:
+    """The head's rotation (canonical face model -> camera), orthonormalised: the crop is only scaled
+    and shifted, never rotated, so the rotation the landmarker sees in it is the frame's."""
+    if not matrices:
+        return None
+    u, _, vt = np.linalg.svd(np.asarray(matrices[0], np.float64)[:3, :3])
+    return _GL_TO_CAMERA @ (u @ vt) @ _GL_TO_CAMERA
 
 
 def _moved(mesh: FaceMesh, old_box: tuple[int, int, int, int], box: tuple[int, int, int, int]) -> FaceMesh:
@@ -164,4 +179,4 @@ def _moved(mesh: FaceMesh, old_box: tuple[int, int, int, int], box: tuple[int, i
     x, y, w, h = box
     scale = max(w, h) / max(ow, oh, 1)
     centre_old, centre = np.float32([ox + ow / 2, oy + oh / 2]), np.float32([x + w / 2, y + h / 2])
-    return FaceMesh(centre + (mesh.landmarks - centre_old) * np.float32(scale), mesh.blendshapes)
+    return FaceMesh(centre + (mesh.landmarks - centre_old) * np.float32(scale), mesh.blendshapes, mesh.rotation)

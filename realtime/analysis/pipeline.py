@@ -9,8 +9,9 @@
     rows = analyze_video("clip.mp4", progress=True)                 # one dict per face per frame,
     rows = analyze_images("photos/")                                # the columns of the app's CSV
 
-Per frame, one way: detect -> track (stills: number faces left to right) -> face mesh and measured
-AUs -> crop -> classify -> prototype AUs and valence/arousal -> temporal model. The window app
+Per frame, one way: detect -> track (images: number faces left to right) -> face mesh, head pose and
+gaze -> crop -> classify -> affect (measured AUs, prototype AUs, both kinds of valence/arousal) ->
+temporal model (then the kind shown is picked from the filtered signals). The window app
 (realtime/window/app.py), the batch runner (realtime/batch.py), the benchmarks and the tests all call
 `Pipeline.process`, so what the app shows and logs is what a script gets.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +37,22 @@ from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, FrameSource,
 from realtime.analysis.classify import EmotionClassifier
 from realtime.analysis.crop import alignment, crop_faces
 from realtime.analysis.detect import FaceDetector
+from realtime.analysis.events import Event, EventTimeline, events_for, read_events
 from realtime.analysis.faces import Face, FrameResult
+from realtime.analysis.head import HeadState
 from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
 from realtime.analysis.rows import face_rows
 from realtime.analysis.temporal import TemporalConfig, TemporalModel
 from realtime.analysis.track import FaceTracker
 
-PIPELINE_STAGES = ("detect", "landmarks", "crop", "classify", "track")
+# Each stage times what it is named for: "landmarks" is the face mesh with head pose and gaze;
+# "affect" the measured AUs (with their per-person baselines) and both kinds of AUs and
+# valence/arousal; "temporal" the smoothing and filtering.
+PIPELINE_STAGES = ("detect", "track", "landmarks", "crop", "classify", "affect", "temporal")
+# As MediaPipe's RunningMode: "video" frames are consecutive (tracking, smoothing, per-person AU
+# baselines; increasing timestamps); "image" frames each stand alone (faces numbered left to right,
+# large images searched in tiles).
+RUNNING_MODES = ("video", "image")
 
 
 @dataclass
@@ -62,13 +72,21 @@ class PipelineOptions:
     affect_mode: str = "soft"
     au_source: str = "measured"  # the AUs shown and reported; the rows hold both kinds
     va_source: str = "prototype"  # the valence/arousal shown and reported (bench/measured_aus.py chose it)
+    running_mode: str = "video"  # RUNNING_MODES; for a FrameSource, `for_source` sets it
 
     def __post_init__(self):
+        if self.running_mode not in RUNNING_MODES:
+            raise ValueError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, not {self.running_mode!r}")
         for name in ("au_source", "va_source"):
             if getattr(self, name) not in AU_SOURCES:
                 raise ValueError(f"{name} must be one of {', '.join(AU_SOURCES)}, not {getattr(self, name)!r}")
         if self.affect_mode not in ("soft", "argmax"):
             raise ValueError(f"affect_mode must be soft or argmax, not {self.affect_mode!r}")
+
+
+def for_source(options: PipelineOptions | None, source: FrameSource) -> PipelineOptions:
+    """The options with the running mode the source's frames need (an image folder: "image")."""
+    return replace(options or PipelineOptions(), running_mode="image" if source.stills else "video")
 
 
 def load_classifier(options: PipelineOptions) -> EmotionClassifier:
@@ -81,16 +99,15 @@ def load_classifier(options: PipelineOptions) -> EmotionClassifier:
 class Pipeline:
     """The per-frame analysis; a context manager that owns the MediaPipe tasks.
 
-    stills: every frame is an independent image (no tracking, smoothing or per-person AU
-    baselines; faces numbered left to right; large images searched in tiles). Otherwise frames
-    are consecutive video, and `process` needs increasing timestamps.
+    options.running_mode "video": frames are consecutive, and `process` needs increasing timestamps;
+    "image": every frame is an independent image (no tracking, smoothing or per-person AU
+    baselines; faces numbered left to right; large images searched in tiles).
     classifier: an already loaded one to share; by default it is loaded from the options.
     """
 
-    def __init__(self, options: PipelineOptions | None = None, stills: bool = False,
-                 classifier: EmotionClassifier | None = None):
+    def __init__(self, options: PipelineOptions | None = None, classifier: EmotionClassifier | None = None):
         self.options = options = options or PipelineOptions()
-        self.stills = stills
+        self.stills = stills = options.running_mode == "image"
         self.classifier = classifier or load_classifier(options)
         self._stack = ExitStack()
         try:
@@ -103,23 +120,26 @@ class Pipeline:
             self._stack.close()
             raise
         self.measured = default_measured()
+        self.head = HeadState()
         self.affect = AffectEstimator(self.measured, options.affect_mode, options.au_source, options.va_source)
+        # The per-face state: each forgets a face from the IDs in FrameResult.retired, and so must
+        # whoever else keeps state per face (the window's trails and dashboard).
+        self.tracker = FaceTracker()
+        self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if stills else options.temporal)
+        self.action_units = MeasuredActionUnits(self.measured.table, per_person=not stills)
+        self._retiring: list[int] = []  # retired between frames, reported with the next one
         self.stage_seconds: dict[str, float] = {}  # the last frame's time per stage, PIPELINE_STAGES
         self._clock_start: float | None = None
-        self.reset()
 
     def reset(self) -> None:
-        """Forget every face: new IDs, smoothing and AU baselines from the next frame (the app's mirror key)."""
-        if self.landmarker is not None and hasattr(self, "tracker"):
-            self.landmarker.retire([t.track_id for t in self.tracker.tracks])
-        self.tracker = FaceTracker()
-        self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if self.stills else self.options.temporal)
-        self.action_units = MeasuredActionUnits(self.measured.table, per_person=not self.stills)
+        """Retire every face (the app's mirror key): the next frame's result lists their IDs as
+        retired, and its faces get new IDs, with fresh smoothing and AU baselines."""
+        self._retiring += self.tracker.retire_all()
 
     def process(self, frame_bgr: np.ndarray, timestamp_s: float | None = None, *, index: int = 0,
                 source: str = "") -> FrameResult:
         """Analyse one BGR uint8 frame. timestamp_s: seconds since the stream began, increasing;
-        None takes the time since the first call (a live feed). Stills ignore it."""
+        None takes the time since the first call (a live feed). Images ignore it."""
         if self.stills:
             timestamp_s = 0.0
         elif timestamp_s is None:
@@ -130,32 +150,39 @@ class Pipeline:
         t0 = t()
         timestamp_ms = None if self.stills else int(timestamp_s * 1000)
         faces = [Face(d) for d in self.detector.detect(frame_bgr, timestamp_ms)]
+        t1 = t()
+        retired, self._retiring = self._retiring, []
         if self.stills:
             faces.sort(key=lambda f: f.box[0])
             for i, f in enumerate(faces):
                 f.track_id = i + 1  # every image stands alone, its faces numbered left to right
-            retired = []
+            self._retiring = [f.track_id for f in faces]  # ... and retired with the next image
         else:
-            retired = self.tracker.update(faces)
-        t1 = t()
+            retired += self.tracker.update(faces)
+        t2 = t()
         if self.landmarker is not None:
             self.landmarker.retire(retired)
             self.landmarker.measure(frame_bgr, faces, timestamp_ms)
-        t2 = t()
+            for f in faces:
+                self.head.apply(f)
+        t3 = t()
         crops = crop_faces(frame_bgr, [alignment(f) for f in faces])
         for f, c in zip(faces, crops, strict=True):
             f.crop = c
-        t3 = t()
+        t4 = t()
         for f, p in zip(faces, self.classifier.predict(crops), strict=True):
             f.raw_probs = p
-        t4 = t()
+        t5 = t()
         self.action_units.update(faces, retired, timestamp_s)
         for f in faces:
-            self.affect.apply(f)
-        # Last: it smooths the probabilities and filters every signal set above, by name.
+            self.affect.estimate(f)
+        t6 = t()
         self.temporal.update(faces, retired, timestamp_s)
-        t5 = t()
-        self.stage_seconds = dict(zip(PIPELINE_STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True))
+        for f in faces:
+            self.affect.show(f)  # from the filtered signals
+        t7 = t()
+        times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)
+        self.stage_seconds = dict(zip(PIPELINE_STAGES, times, strict=True))
         return FrameResult(index, timestamp_s, source, frame_bgr, faces, retired=retired)
 
     def close(self) -> None:
@@ -170,16 +197,20 @@ class Pipeline:
 
 def analyze_source(source: FrameSource, options: PipelineOptions | None = None, progress: bool = False,
                    classifier: EmotionClassifier | None = None,
-                   on_frames: Callable[[int], None] | None = None) -> Iterator[FrameResult]:
+                   on_frames: Callable[[int], None] | None = None,
+                   events: Iterable[Event] = ()) -> Iterator[FrameResult]:
     """Every frame of an open source through one Pipeline, as FrameResults. progress: a tqdm bar;
-    on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar."""
-    with Pipeline(options, stills=source.stills, classifier=classifier) as pipe, \
+    on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar;
+    events: each is attached to the first frame at or after its time (FrameResult.events)."""
+    timeline = EventTimeline(list(events))
+    with Pipeline(for_source(options, source), classifier=classifier) as pipe, \
             tqdm(total=source.frame_count, unit="frame", desc=Path(source.name).name, leave=False,
                  disable=not progress) as bar:
         read = 0
         for captured in source:
             result = pipe.process(captured.image, captured.timestamp_s, index=captured.index, source=captured.source)
             result.skipped_frames = captured.skipped_frames
+            result.events = [e.label for e in timeline.due(result.timestamp_s)]
             yield result
             # Indices count the unreadable frames (image sources: files) skipped before this one.
             step, read = captured.index + 1 - read, captured.index + 1
@@ -188,13 +219,18 @@ def analyze_source(source: FrameSource, options: PipelineOptions | None = None, 
                 on_frames(step)
 
 
-def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False) -> list[dict]:
+def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False,
+                  events: str | Path | Iterable[Event] | None = None) -> list[dict]:
     """One row per face per frame of a video file, with the columns of the app's CSV log
-    (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`."""
+    (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`.
+    events: an events file (time,label rows; realtime/analysis/events.py) or Event records; the rows of
+    the first frame at or after each event's time carry its label in `event`."""
     if Path(path).is_dir() or Path(path).suffix.lower() in IMAGE_SUFFIXES:
         raise CaptureError(f"{path}: not a video file (for images, use analyze_images)")
+    marked = events_for(read_events(events) if isinstance(events, (str, Path)) else list(events or ()), path)
     with open_source(str(path)) as source:
-        return [row for result in analyze_source(source, options, progress) for row in face_rows(result)]
+        return [row for result in analyze_source(source, options, progress, events=marked)
+                for row in face_rows(result)]
 
 
 def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: PipelineOptions | None = None,

@@ -11,6 +11,9 @@ from mappings import default_measured, default_prototypes
 from models import EMOTIONS
 from realtime.analysis.faces import FrameResult
 
+HEAD_COLUMNS = ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch", "head_frontal", "eyes_closed",
+                "mouth_open")
+
 
 @functools.cache
 def table_columns() -> dict[str, list[str]]:
@@ -19,13 +22,15 @@ def table_columns() -> dict[str, list[str]]:
     # valence and arousal are the kind named in va_source, both kinds follow; au_source names the AU
     # kind shown. au_measured (1/0) says whether the mesh was found, as OpenFace's `success` does; the
     # measured columns are empty where it was not. shown_label is the label on screen (hysteresis,
-    # so not always `label`). Last, skipped_frames: unreadable frames (image folders: files)
-    # skipped in the source so far, up to this row's frame.
+    # so not always `label`). skipped_frames: unreadable frames (image folders: files) skipped in the
+    # source so far, up to this row's frame. Then the head and eyes (realtime/analysis/head.py; degrees,
+    # empty where the mesh was not found). Last, `event`: the events marked at this frame (labels joined
+    # by ";"; realtime/analysis/events.py), empty at most frames.
     columns = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
                + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
                + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
                   "measured_arousal", "au_source", "au_measured"] + prototype + measured
-               + ["shown_label", "shown_confidence", "skipped_frames"])
+               + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS) + ["event"])
     return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
 
 
@@ -56,9 +61,17 @@ def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
                   + [face.au_source, int(measured)]
                   + [_r(face.prototype_aus.get(au, 0.0)) for au in prototype_order]
                   + [_r(face.measured_aus[au]) if measured else None for au in measured_order]
-                  + [face.shown_label, _r(face.shown_confidence), result.skipped_frames])
+                  + [face.shown_label, _r(face.shown_confidence), result.skipped_frames]
+                  + [_head_value(face, name) for name in HEAD_COLUMNS] + [";".join(result.events)])
         rows.append(dict(zip(table_columns()["COLUMNS"], values, strict=True)))
     return rows
+
+
+def _head_value(face, name: str) -> float | int | None:
+    value = getattr(face, name)
+    if isinstance(value, int):
+        return None if value < 0 else value
+    return None if math.isnan(value) else _r(value)
 
 
 def _r(x) -> float:

@@ -7,17 +7,19 @@ and found again starts clean):
   does not depend on the frame rate;
 * the shown label, with hysteresis: a challenger replaces the shown label only after leading it
   in the smoothed probabilities by `margin` for `dwell_s` seconds without a break;
-* every continuous signal on the face (valence, arousal, AU intensities, any other float field
-  or dict of floats on `Face`, by name) through a One-Euro filter, smooth when the face is still
-  and quick when it moves.
+* the continuous signals named in SIGNALS (both kinds of AUs and of valence/arousal, head pose
+  and gaze) through a
+  One-Euro filter each, smooth when the face is still and quick when it moves. The list is
+  explicit: a stage that adds a signal to `Face` names it here. What is shown (`aus`, `valence`,
+  `arousal`) is chosen from the filtered signals afterwards (realtime/analysis/affect.py), so each
+  value is filtered once.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from numbers import Real
 
 import numpy as np
 
@@ -26,6 +28,10 @@ from realtime.analysis.one_euro import OneEuroFilter
 
 # Used between updates that carry no timestamp (unit tests, replays of plain sequences).
 DEFAULT_FRAME_S = 1 / 30
+
+# The Face fields filtered, each a float or a dict of floats (filtered per key as "field.key").
+SIGNALS = ("prototype_aus", "measured_aus", "prototype_valence", "prototype_arousal", "measured_valence",
+           "measured_arousal", "head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch")
 
 
 @dataclass
@@ -63,21 +69,17 @@ class _TrackState:
     filters: dict[str, OneEuroFilter] = field(default_factory=dict)
 
 
-def signals(face: Face) -> dict[str, float]:
-    """The face's continuous signals by name: every float field, and every float entry of a dict
-    field as "field.key" (e.g. "valence", "aus.AU12"). Non-finite values (not measured) are left out."""
+def signals(face: Face, names: Sequence[str] = SIGNALS) -> dict[str, float]:
+    """The face's named signals: a float field as its name, a dict field's entries as "field.key"
+    (e.g. "measured_aus.AU12"). Non-finite values (not measured) and absent dicts are left out."""
     out = {}
-    for f in dataclasses.fields(face):
-        value = getattr(face, f.name)
+    for name in names:
+        value = getattr(face, name)
         if isinstance(value, dict):
-            out.update((f"{f.name}.{k}", float(v)) for k, v in value.items() if _is_signal(v))
-        elif _is_signal(value):
-            out[f.name] = float(value)
+            out.update((f"{name}.{k}", float(v)) for k, v in value.items() if math.isfinite(v))
+        elif value is not None and math.isfinite(value):
+            out[name] = float(value)
     return out
-
-
-def _is_signal(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, (bool, int, np.integer)) and math.isfinite(value)
 
 
 def _set_signal(face: Face, name: str, value: float) -> None:
@@ -89,11 +91,12 @@ def _set_signal(face: Face, name: str, value: float) -> None:
 
 
 class TemporalModel:
-    """Fills `probs` (smoothed), `shown` (the label index with hysteresis) and filters every
-    continuous signal of each face in place, given this frame's `raw_probs` and signals."""
+    """Fills `probs` (smoothed), `shown` (the label index with hysteresis) and filters the named
+    signals of each face in place, given this frame's `raw_probs` and signals."""
 
-    def __init__(self, cfg: TemporalConfig | None = None):
+    def __init__(self, cfg: TemporalConfig | None = None, signals: Sequence[str] = SIGNALS):
         self.cfg = cfg or TemporalConfig()
+        self.signals = tuple(signals)
         self.state: dict[int, _TrackState] = {}
 
     def update(self, faces: list[Face], retired: list[int] = (), timestamp_s: float | None = None) -> None:
@@ -118,7 +121,7 @@ class TemporalModel:
             state.time_s = now
             self._hysteresis(state, now)
         face.probs, face.shown = state.probs.copy(), state.shown
-        for name, value in signals(face).items():
+        for name, value in signals(face, self.signals).items():
             flt = state.filters.get(name)
             if flt is None:
                 flt = state.filters[name] = OneEuroFilter(self.cfg.min_cutoff_hz, self.cfg.beta, self.cfg.d_cutoff_hz)

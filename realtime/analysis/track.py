@@ -1,7 +1,9 @@
 """Stable face IDs across frames: greedy IoU matching, with a centroid fallback for fast moves.
 
 A track survives `max_missed` frames without a match (a blink of the detector, a hand in
-front of the face) before its ID is retired; IDs are never reused within a session.
+front of the face) before its ID is retired; `retire_all` ends every track at once (the app's
+mirror key). Either way an ID is never reused by this tracker, so a face ID in the CSV log is one
+person; whoever keeps state per face forgets it from the IDs retired (FrameResult.retired).
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ class FaceTracker:
                 self.next_id += 1
         retired = [t.track_id for t in self.tracks if t.missed > self.max_missed]
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        return retired
+
+    def retire_all(self) -> list[int]:
+        """End every live track now and return their IDs; the next face found gets a new one."""
+        retired = [t.track_id for t in self.tracks]
+        self.tracks = []
         return retired
 
     def _match(self, boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int]]:

@@ -1,5 +1,5 @@
-"""The frame loop: capture -> detect -> track -> landmarks -> crop -> classify -> AUs and affect ->
-temporal -> draw -> record / log / show, with the keys that switch overlays.
+"""The frame loop: capture -> detect -> track -> landmarks -> crop -> classify -> affect (AUs,
+valence/arousal) -> temporal -> draw -> record / log / show, with the keys that switch overlays.
 
 Every resource (camera, detector, recorder, CSV) is owned by an ExitStack, so quitting,
 Ctrl-C, the end of a file and a camera that drops out all finalise the recording and the log.
@@ -7,12 +7,13 @@ Ctrl-C, the end of a file and a camera that drops out all finalise the recording
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
 from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -22,9 +23,10 @@ from tqdm import tqdm
 
 from mappings import default_measured, default_prototypes
 from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
+from realtime.analysis.events import EVENT_KEYS, Event, EventTimeline, default_labels
 from realtime.analysis.faces import FrameResult
-from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, load_classifier
-from realtime.outputs.csvlog import CsvLogger
+from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
+from realtime.outputs.csvlog import CsvLogger, EventLog
 from realtime.outputs.record import VideoRecorder
 from realtime.window.dashboard import Dashboard
 from realtime.window.draw import Overlays, Renderer, selected_face, splash
@@ -51,6 +53,9 @@ class AppConfig:
     mirror: bool | None = None  # default: on for cameras, off for files
     overlays: Overlays = field(default_factory=Overlays)
     record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
+    event_labels: dict[str, str] = field(default_factory=default_labels)  # number key -> event label
+    events: list[Event] = field(default_factory=list)  # from --events, for recorded videos
+    stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
 
 
 @dataclass
@@ -72,6 +77,10 @@ class RunSummary:
     def fps(self) -> float:
         """Frames per second of work: time spent waiting for the user does not count."""
         return self.frames / max(self.seconds - self.waiting_s, 1e-9)
+
+    def write_json(self, path: str) -> None:
+        """Every field, the FPS, and stage_ms (median milliseconds per stage, in the frame's order)."""
+        Path(path).write_text(json.dumps({**asdict(self), "fps": self.fps}, indent=1) + "\n")
 
 
 def timestamp_name(prefix: str, suffix: str) -> str:
@@ -115,6 +124,8 @@ class App:
         self.last: FrameResult | None = None
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
+        self.events = EventTimeline(cfg.events)
+        self.event_log = stack.enter_context(EventLog(events_path(cfg)))
         self.timer = StageTimer()
         self.summary = RunSummary(classifier=backend)
         self.fps = 0.0
@@ -143,11 +154,11 @@ class App:
         if self.mirror:
             image = cv2.flip(image, 1)
         result = self.pipeline.process(image, timestamp_s, index=index, source=source)
+        # A key pressed while a frame was on screen marks the next frame analysed: that one was logged already.
+        result.events = [e.label for e in self.events.due(result.timestamp_s)]
         for stage, seconds in self.pipeline.stage_seconds.items():
             self.timer.add(stage, seconds)
-        if self.source.stills:
-            self.renderer.va_plot.reset()
-            self.dashboard.reset()
+        # Both forget the faces the result retires (images: the previous image's), as the pipeline does.
         self.renderer.va_plot.update(result.faces, result.retired)
         self.dashboard.update(result)
         return result
@@ -168,6 +179,7 @@ class App:
             self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w])
         if self.logger is not None:
             self.logger.write(result)
+        self.event_log.write(result)
         self.summary.frames += 1
         self.summary.frames_with_faces += bool(result.faces)
         self.summary.rows += len(result.faces)
@@ -189,11 +201,13 @@ class App:
             self.selected = next((i for i in ids if i > shown), ids[0])
         elif key == ord("m"):
             self.mirror = not self.mirror
-            self.pipeline.reset()  # boxes jump across the frame: start every face afresh
-            self.renderer.va_plot.reset()
-            self.dashboard.reset()
+            self.pipeline.reset()  # boxes jump across the frame: every face is retired, then found afresh
         elif key == ord(" "):
             self.paused = not self.paused
+        elif chr(key) in EVENT_KEYS:
+            label = self.cfg.event_labels[chr(key)]
+            self.events.mark(label)
+            print(f"event: {label} (frame {self.last.index + 1 if self.last else 0})")
         elif key == ord("r"):
             self.stop_recording() if self.recorder is not None else self.start_recording()
         elif key == ord("s"):
@@ -282,6 +296,13 @@ class App:
         cv2.imshow(WINDOW, canvas)
 
 
+def events_path(cfg: AppConfig) -> Path:
+    """Where the session's events go: beside the CSV log as <log>_events.csv, else into the output folder."""
+    if cfg.csv:
+        return Path(cfg.csv).with_name(Path(cfg.csv).stem + "_events.csv")
+    return Path(cfg.output_dir) / timestamp_name("events", ".csv")
+
+
 def initial_window_size(width: int, height: int) -> tuple[int, int]:
     """The frame's size, shrunk with its aspect ratio kept to fit MAX_WINDOW: a photo's full
     size can exceed the screen, and OpenCV cannot ask the screen's size."""
@@ -330,6 +351,7 @@ def run(cfg: AppConfig) -> RunSummary:
         check_display()
     # The r and s keys, which save into output_dir, exist only in the window.
     check_outputs({"--record": (cfg.record, False), "--csv": (cfg.csv, False), "--report": (cfg.report, True),
+                   "--stats-json": (cfg.stats_json, False),
                    "--output-dir": (cfg.output_dir if cfg.display else None, True)})
     if cfg.record:
         VideoRecorder(cfg.record, DEFAULT_FPS)  # its extension, checked before anything loads
@@ -348,7 +370,7 @@ def run(cfg: AppConfig) -> RunSummary:
             stack.callback(cv2.destroyAllWindows)
             cv2.imshow(WINDOW, splash("loading the models..."))
             cv2.waitKey(1)
-        pipeline = stack.enter_context(Pipeline(cfg.pipeline, stills=source.stills, classifier=classifier))
+        pipeline = stack.enter_context(Pipeline(for_source(cfg.pipeline, source), classifier=classifier))
         app = App(cfg, source, pipeline, stack)
         try:
             summary = app.run()
@@ -364,4 +386,6 @@ def run(cfg: AppConfig) -> RunSummary:
             build_report(cfg.csv, cfg.report, progress=not cfg.display, skipped_frames=summary.skipped_frames)
         else:
             print(f"report: no face was seen, so {cfg.report} holds only the empty log", file=sys.stderr)
+    if cfg.stats_json:
+        summary.write_json(cfg.stats_json)
     return summary

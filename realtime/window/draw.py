@@ -236,9 +236,6 @@ class ValenceArousalAnnotator:
         for face in faces:
             self.trails.setdefault(face.track_id, deque(maxlen=self.trail)).append((face.valence, face.arousal))
 
-    def reset(self) -> None:
-        self.trails.clear()
-
     def annotate(self, canvas: np.ndarray, faces: list[Face], lay: Layout) -> None:
         trails = [(self.trails.get(f.track_id, ()), EMOTION_BGR[label_of(f)[0]], f"#{f.track_id}") for f in faces]
         draw_circumplex(canvas, lay.inset, lay.metrics, trails)
