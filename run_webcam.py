@@ -7,7 +7,7 @@
 
 Keys while running: q/Esc quit, r record, d dashboard, f/Tab next face, v valence-arousal plot,
 p probability bars, a action units, l face mesh, b boxes, t timings, m mirror, space pause,
-s snapshot, 1-9 mark an event, h help.
+s snapshot, o head pose, c calibrate, 1-9 mark an event, h help.
 """
 
 from __future__ import annotations
@@ -69,6 +69,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                             "(default: 'event N'); events go into the CSV's event column and <log>_events.csv")
     study.add_argument("--events", metavar="FILE",
                        help="events to mark on a recorded video: a CSV of time,label rows (seconds since it began)")
+    study.add_argument("--calibrate", type=float, metavar="SECONDS",
+                       help="at the start, record the first face seen at rest for this long (it should look "
+                            "neutral) and correct its readings; the c key does the same for the selected face")
     view = p.add_argument_group("display")
     view.add_argument("--no-display", action="store_true", help="run headless with a progress bar")
     view.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
@@ -77,6 +80,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     view.add_argument("--aus", action="store_true", help="start with the action-unit panel shown")
     view.add_argument("--landmarks", action="store_true", help="start with the face mesh drawn")
     view.add_argument("--no-va", action="store_true", help="start with the valence-arousal plot hidden")
+    view.add_argument("--head", action="store_true", help="start with head pose and gaze drawn on the faces")
     view.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None,
                       help="the dashboard beside the video: the selected face's plots and bars, a 10 s timeline "
                            "(default: on when the window has room)")
@@ -93,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = pipeline_options(args)
         event_labels = parse_event_labels(args.event_labels)
         events = read_events(args.events) if args.events else []
+        if args.calibrate is not None and not args.calibrate > 0:
+            raise ValueError(f"--calibrate needs a duration > 0 seconds, got {args.calibrate}")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -101,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         record=args.record, csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va,
-                          dashboard=args.dashboard),
+                          dashboard=args.dashboard, head=args.head),
         record_dashboard=args.record_dashboard, stats_json=args.stats_json, event_labels=event_labels,
-        events=events, analysis_delay_s=max(0.0, args.analysis_delay) / 1000,
+        events=events, calibrate_s=args.calibrate or AppConfig.calibrate_s,
+        calibrate_at_start=args.calibrate is not None, analysis_delay_s=max(0.0, args.analysis_delay) / 1000,
     )
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:

@@ -76,6 +76,7 @@ class Face:
     head_frontal: int = -1  # 1: the head is turned little enough for the expression readings to hold
     eyes_closed: int = -1
     mouth_open: int = -1
+    calibrated: int = 0  # 1: this person's calibration corrected raw_probs (realtime/analysis/calibration.py)
 
     @property
     def box(self) -> tuple[int, int, int, int]:

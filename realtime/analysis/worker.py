@@ -17,6 +17,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -28,6 +29,23 @@ from realtime.analysis.faces import FrameResult
 # 1/15 s before a faster classifier is looked for; the fast model ships beside the default one.
 ANALYSIS_BUDGET_S = 1 / 15
 FAST_WEIGHTS = "emotion_cnn_fast.pth"
+
+
+@dataclass
+class CalibrationStatus:
+    """The analysis process's calibrations as of its last result (the fields of Calibrator the window reads)."""
+
+    recording: dict[int, float] = field(default_factory=dict)  # track ID -> seconds left
+    finished: list[int] = field(default_factory=list)  # ended at that result
+    failed: list[int] = field(default_factory=list)
+
+    def remaining_s(self, track_id: int) -> float | None:
+        return self.recording.get(track_id)
+
+    @classmethod
+    def of(cls, calibrator) -> CalibrationStatus:
+        return cls({i: calibrator.remaining_s(i) for i in calibrator.recording}, list(calibrator.finished),
+                   list(calibrator.failed))
 
 
 class AnalysisError(Exception):
@@ -86,7 +104,8 @@ def _latency(classifier, crops: np.ndarray, trials: int) -> float:
 
 def _serve(conn: Connection, options, delay_s: float) -> None:
     """The analysis process: a Pipeline answering ("frame", ...) with ("result", FrameResult, stage
-    seconds, the HUD's note on the classifier)."""
+    seconds, the HUD's note on the classifier, CalibrationStatus); ("reset",) and ("calibrate", ...)
+    go to the Pipeline's own methods."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the loop decides
     from models.checkpoint import DEFAULT_WEIGHTS
     from realtime.analysis.pipeline import Pipeline
@@ -110,6 +129,9 @@ def _serve(conn: Connection, options, delay_s: float) -> None:
             if message[0] == "reset":
                 pipeline.reset()
                 continue
+            if message[0] == "calibrate":
+                pipeline.calibrate(*message[1:])
+                continue
             _, image, timestamp_s, index, source = message
             t0 = time.perf_counter()
             try:
@@ -122,7 +144,8 @@ def _serve(conn: Connection, options, delay_s: float) -> None:
             choice.observe(time.perf_counter() - t0, np.stack([f.crop for f in result.faces]) if result.faces
                            else np.zeros((0, 48, 48), np.uint8))
             result.image = None  # the loop has the frame: only the analysis travels back
-            conn.send(("result", result, pipeline.stage_seconds, choice.note))
+            conn.send(("result", result, pipeline.stage_seconds, choice.note,
+                       CalibrationStatus.of(pipeline.calibration)))
 
 
 class AnalysisProcess:
@@ -147,9 +170,10 @@ class AnalysisProcess:
             raise value
         self.backend = value  # where and how the classifier runs, e.g. "cpu int8"
         self.classifier_note = ""  # set if the process switched to a faster classifier, and why
+        self.calibration = CalibrationStatus()  # as of the newest result
         self._cond = threading.Condition()
         self._offered: tuple | None = None  # the newest frame not yet sent
-        self._reset = False  # a reset to send before the next frame
+        self._commands: list[tuple] = []  # to send before the next frame: ("reset",), ("calibrate", ...)
         self._generation = 0  # resets so far: a result from before the last one is dropped
         self._results: list[tuple[FrameResult, dict[str, float]]] = []
         self._error: BaseException | None = None
@@ -169,15 +193,15 @@ class AnalysisProcess:
         """Send the newest offered frame, wait for its result, repeat: one frame in flight at a time."""
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._offered is not None or self._reset or self._closing)
+                self._cond.wait_for(lambda: self._offered is not None or self._commands or self._closing)
                 if self._closing:
                     return
-                reset, self._reset = self._reset, False
+                commands, self._commands = self._commands, []
                 message, self._offered = self._offered, None
                 generation = self._generation
             try:
-                if reset:
-                    self._conn.send(("reset",))
+                for command in commands:
+                    self._conn.send(command)
                 if message is None:
                     continue
                 self._conn.send(message)
@@ -189,8 +213,9 @@ class AnalysisProcess:
                     self._error = value[0]
                 elif generation == self._generation:  # not from before a reset
                     self._results.append((value[0], value[1]))
-                if kind == "result" and value[2]:
-                    self.classifier_note = value[2]
+                if kind == "result":
+                    self.classifier_note = value[2] or self.classifier_note
+                    self.calibration = value[3]
                 self._cond.notify_all()
                 if kind == "error":
                     return
@@ -207,8 +232,14 @@ class AnalysisProcess:
         with self._cond:
             self._offered = None
             self._results.clear()
-            self._reset = True
+            self._commands.append(("reset",))
             self._generation += 1
+            self._cond.notify_all()
+
+    def calibrate(self, track_id: int, seconds: float) -> None:
+        """Record a face at rest for `seconds` from the next frame sent (Pipeline.calibrate)."""
+        with self._cond:
+            self._commands.append(("calibrate", track_id, seconds))
             self._cond.notify_all()
 
     def latest(self, wait_s: float = 0.0) -> tuple[FrameResult, dict[str, float]] | None:

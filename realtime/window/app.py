@@ -59,6 +59,8 @@ class AppConfig:
     record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
     event_labels: dict[str, str] = field(default_factory=default_labels)  # number key -> event label
     events: list[Event] = field(default_factory=list)  # from --events, for recorded videos
+    calibrate_s: float = 3.0  # how long the c key records a resting face
+    calibrate_at_start: bool = False  # --calibrate: record the first face seen
     stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
     analysis_delay_s: float = 0.0  # live sources: added to each analysis, emulating a slower CPU (tests, bench)
 
@@ -150,6 +152,8 @@ class App:
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
         self.events = EventTimeline(cfg.events)
+        self.calibrate_pending = cfg.calibrate_at_start and not source.stills
+        self.notice: tuple[str, float] | None = None  # a calibration's outcome, shown until a wall-clock time
         self.event_log = stack.enter_context(EventLog(events_path(cfg)))
         self.timer = StageTimer()
         self.summary = RunSummary(classifier=backend)
@@ -185,6 +189,7 @@ class App:
         result.events = [e.label for e in self.events.due(result.timestamp_s)]
         for stage, seconds in self.pipeline.stage_seconds.items():
             self.timer.add(stage, seconds)
+        self.follow_calibration(result)
         # Both forget the faces the result retires (images: the previous image's), as the pipeline does.
         self.renderer.va_plot.update(result.faces, result.retired)
         self.dashboard.update(result)
@@ -209,6 +214,7 @@ class App:
             self.dashboard.update(analysed)
             self.follower.restart(analysed.faces, self.grays.get(analysed.index, gray))
             self.analysed = analysed
+            self.follow_calibration(analysed)
             self.summary.analyses += 1
             self.latencies.append(1000 * (self.source.clock() - analysed.timestamp_s))
         for old in [i for i in self.grays if i < (self.analysed.index if self.analysed else index - 1)]:
@@ -234,7 +240,8 @@ class App:
         self.last = result
         canvas, _ = self.renderer.render(result, self.overlays, fps=self.fps, stage_ms=self.timer.recent(),
                                          recording=self.recorder is not None, paused=self.paused,
-                                         selected=self.selected, analysis=self.analysis_note(result))
+                                         selected=self.selected, notice=self.notice_text(),
+                                         analysis=self.analysis_note(result))
         self.timer.add("draw", time.perf_counter() - t0)
         return canvas
 
@@ -253,13 +260,51 @@ class App:
         self.summary.rows += len(result.faces)
         self.timer.add("encode", time.perf_counter() - t0)
 
+    # -- calibration ---------------------------------------------------------------------------
+    @property
+    def calibration(self):
+        """The calibrations' state: the pipeline's, or the live analysis process's as of its newest result."""
+        return self.pipeline.calibration if self.pipeline is not None else self.analysis.calibration
+
+    def start_calibration(self, faces) -> None:
+        face = selected_face(faces, self.selected)
+        (self.pipeline or self.analysis).calibrate(face.track_id, self.cfg.calibrate_s)
+        print(f"calibration: face #{face.track_id}, look neutral for {self.cfg.calibrate_s:g} s")
+
+    def follow_calibration(self, result: FrameResult) -> None:
+        """Starts the --calibrate recording at the first face; reports recordings that ended."""
+        if self.calibrate_pending and result.faces:
+            self.calibrate_pending = False
+            self.start_calibration(result.faces)
+        calibration = self.calibration
+        for track_id in calibration.finished:
+            self.tell(f"face #{track_id} calibrated")
+        for track_id in calibration.failed:
+            self.tell(f"face #{track_id} lost: calibration cancelled (press c again)")
+
+    def tell(self, text: str) -> None:
+        print(text)
+        self.notice = (text, time.monotonic() + 3.0)
+
+    def notice_text(self) -> str | None:
+        """The calibration prompt with its countdown while a face is being recorded, else a recent outcome."""
+        calibration = self.calibration
+        for track_id in calibration.recording:
+            left = calibration.remaining_s(track_id)
+            return f"#{track_id}: relax your face, look ahead  {left:.1f} s"
+        if self.calibrate_pending:
+            return "calibration: waiting for a face"
+        if self.notice is not None and time.monotonic() < self.notice[1]:
+            return self.notice[0]
+        return None
+
     # -- keys --------------------------------------------------------------------------------
     def handle_key(self, key: int, canvas: np.ndarray) -> bool:
         """Apply a key press; False means quit."""
         if key in (ord("q"), 27):
             return False
         toggles = {ord("v"): "va", ord("p"): "probs", ord("a"): "aus", ord("b"): "boxes", ord("l"): "landmarks",
-                   ord("h"): "help", ord("d"): "dashboard", ord("t"): "hud"}
+                   ord("h"): "help", ord("d"): "dashboard", ord("t"): "hud", ord("o"): "head"}
         if key in toggles:
             name = toggles[key]
             setattr(self.overlays, name, not getattr(self.overlays, name))
@@ -278,6 +323,13 @@ class App:
                 self.pipeline.reset()
         elif key == ord(" "):
             self.paused = not self.paused
+        elif key == ord("c"):
+            if self.source.stills:
+                self.tell("images have no tracks to calibrate: use --neutral PHOTO")
+            elif self.last is not None and self.last.faces:
+                self.start_calibration(self.last.faces)
+            else:
+                self.tell("calibration: no face in view")
         elif chr(key) in EVENT_KEYS:
             label = self.cfg.event_labels[chr(key)]
             self.events.mark(label)
