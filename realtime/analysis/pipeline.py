@@ -27,16 +27,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
 from mappings import default_measured
 from realtime.analysis.action_units import MeasuredActionUnits
 from realtime.analysis.affect import AU_SOURCES, AffectEstimator
+from realtime.analysis.calibration import Calibration, CalibrationError, Calibrator, calibrate
 from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, FrameSource, ImageSource, open_source
 from realtime.analysis.classify import EmotionClassifier
 from realtime.analysis.crop import alignment, crop_faces
 from realtime.analysis.detect import FaceDetector
+from realtime.analysis.events import Event, EventTimeline, events_for, read_events
 from realtime.analysis.faces import Face, FrameResult
 from realtime.analysis.head import HeadState
 from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
@@ -72,6 +75,7 @@ class PipelineOptions:
     au_source: str = "measured"  # the AUs shown and reported; the rows hold both kinds
     va_source: str = "prototype"  # the valence/arousal shown and reported (bench/measured_aus.py chose it)
     running_mode: str = "video"  # RUNNING_MODES; for a FrameSource, `for_source` sets it
+    neutral: str | None = None  # a photo of the participant at rest: calibrates every face (calibration.py)
 
     def __post_init__(self):
         if self.running_mode not in RUNNING_MODES:
@@ -126,6 +130,14 @@ class Pipeline:
         self.tracker = FaceTracker()
         self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if stills else options.temporal)
         self.action_units = MeasuredActionUnits(self.measured.table, per_person=not stills)
+        self.calibration = Calibrator(au_raw=lambda blendshapes: self.measured.table.raw(blendshapes[None])[0])
+        self.action_units.calibrated = self.calibration.baseline
+        if options.neutral:
+            try:
+                self.calibration.everyone = self.neutral_calibration(options.neutral)
+            except BaseException:
+                self._stack.close()
+                raise
         self._retiring: list[int] = []  # retired between frames, reported with the next one
         self.stage_seconds: dict[str, float] = {}  # the last frame's time per stage, PIPELINE_STAGES
         self._clock_start: float | None = None
@@ -172,6 +184,7 @@ class Pipeline:
         for f, p in zip(faces, self.classifier.predict(crops), strict=True):
             f.raw_probs = p
         t5 = t()
+        self.calibration.update(faces, retired, timestamp_s)  # corrects the calibrated faces' raw_probs
         self.action_units.update(faces, retired, timestamp_s)
         for f in faces:
             self.affect.estimate(f)
@@ -183,6 +196,25 @@ class Pipeline:
         times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)
         self.stage_seconds = dict(zip(PIPELINE_STAGES, times, strict=True))
         return FrameResult(index, timestamp_s, source, frame_bgr, faces, retired=retired)
+
+    def calibrate(self, track_id: int, seconds: float) -> None:
+        """Record this face at rest for the next `seconds` of its frames, then correct it (the app's c key)."""
+        self.calibration.start(track_id, seconds)
+
+    def neutral_calibration(self, path: str | Path) -> Calibration:
+        """The calibration from a photo of the person at rest (its biggest face); CalibrationError if
+        the photo is missing, unreadable or shows no face."""
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if Path(path).is_file() else None
+        if image is None:
+            raise CalibrationError(f"{path}: neutral photo " + ("not readable as an image" if Path(path).is_file()
+                                                                else "not found"))
+        with Pipeline(replace(self.options, running_mode="image", neutral=None), classifier=self.classifier) as still:
+            faces = still.process(image).faces
+        if not faces:
+            raise CalibrationError(f"{path}: no face found in the neutral photo")
+        face = max(faces, key=lambda f: f.box[2] * f.box[3])
+        aus = [self.measured.table.raw(face.mesh.blendshapes[None])[0]] if face.mesh is not None else []
+        return calibrate(face.raw_probs[None], aus)
 
     def close(self) -> None:
         self._stack.close()
@@ -196,9 +228,12 @@ class Pipeline:
 
 def analyze_source(source: FrameSource, options: PipelineOptions | None = None, progress: bool = False,
                    classifier: EmotionClassifier | None = None,
-                   on_frames: Callable[[int], None] | None = None) -> Iterator[FrameResult]:
+                   on_frames: Callable[[int], None] | None = None,
+                   events: Iterable[Event] = ()) -> Iterator[FrameResult]:
     """Every frame of an open source through one Pipeline, as FrameResults. progress: a tqdm bar;
-    on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar."""
+    on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar;
+    events: each is attached to the first frame at or after its time (FrameResult.events)."""
+    timeline = EventTimeline(list(events))
     with Pipeline(for_source(options, source), classifier=classifier) as pipe, \
             tqdm(total=source.frame_count, unit="frame", desc=Path(source.name).name, leave=False,
                  disable=not progress) as bar:
@@ -206,6 +241,7 @@ def analyze_source(source: FrameSource, options: PipelineOptions | None = None, 
         for captured in source:
             result = pipe.process(captured.image, captured.timestamp_s, index=captured.index, source=captured.source)
             result.skipped_frames = captured.skipped_frames
+            result.events = [e.label for e in timeline.due(result.timestamp_s)]
             yield result
             # Indices count the unreadable frames (image sources: files) skipped before this one.
             step, read = captured.index + 1 - read, captured.index + 1
@@ -214,13 +250,18 @@ def analyze_source(source: FrameSource, options: PipelineOptions | None = None, 
                 on_frames(step)
 
 
-def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False) -> list[dict]:
+def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False,
+                  events: str | Path | Iterable[Event] | None = None) -> list[dict]:
     """One row per face per frame of a video file, with the columns of the app's CSV log
-    (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`."""
+    (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`.
+    events: an events file (time,label rows; realtime/analysis/events.py) or Event records; the rows of
+    the first frame at or after each event's time carry its label in `event`."""
     if Path(path).is_dir() or Path(path).suffix.lower() in IMAGE_SUFFIXES:
         raise CaptureError(f"{path}: not a video file (for images, use analyze_images)")
+    marked = events_for(read_events(events) if isinstance(events, (str, Path)) else list(events or ()), path)
     with open_source(str(path)) as source:
-        return [row for result in analyze_source(source, options, progress) for row in face_rows(result)]
+        return [row for result in analyze_source(source, options, progress, events=marked)
+                for row in face_rows(result)]
 
 
 def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: PipelineOptions | None = None,

@@ -22,13 +22,20 @@ def table_columns() -> dict[str, list[str]]:
     # valence and arousal are the kind named in va_source, both kinds follow; au_source names the AU
     # kind shown. au_measured (1/0) says whether the mesh was found, as OpenFace's `success` does; the
     # measured columns are empty where it was not. shown_label is the label on screen (hysteresis,
-    # so not always `label`). Last, skipped_frames: unreadable frames (image folders: files)
-    # skipped in the source so far, up to this row's frame.
-    columns = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
+    # so not always `label`). skipped_frames: unreadable frames (image folders: files) skipped in the
+    # source so far, up to this row's frame. Then the head and eyes (realtime/analysis/head.py; degrees,
+    # empty where the mesh was not found). calibrated (1/0): this person's calibration corrected the
+    # probabilities (realtime/analysis/calibration.py). Last, `event`: the events marked at this frame (labels joined
+    # by ";"; realtime/analysis/events.py), empty at most frames.
+    # analysis_timestamp_s: the capture time of the frame the row's readings were computed on; equal to
+    # timestamp_s wherever every frame is analysed (files, images, the API), earlier for a live source,
+    # whose analysis runs beside the loop and whose boxes follow the face in between.
+    columns = (["frame", "timestamp_s", "analysis_timestamp_s", "source", "face_id", "x", "y", "w", "h", "label",
+                "confidence"]
                + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
                + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
                   "measured_arousal", "au_source", "au_measured"] + prototype + measured
-               + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS))
+               + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS) + ["calibrated", "event"])
     return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
 
 
@@ -50,7 +57,8 @@ def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
     for face in result.faces:
         label = int(face.probs.argmax())
         measured = face.measured_aus is not None
-        values = ([result.index, _r(result.timestamp_s), result.source, face.track_id, *map(int, face.box),
+        values = ([result.index, _r(result.timestamp_s), _r(result.analysis_timestamp_s), result.source,
+                   face.track_id, *map(int, face.box),
                    EMOTIONS[label], _r(face.probs[label])]
                   + [_r(p) for p in face.probs] + [_r(p) for p in face.raw_probs]
                   + [_r(face.valence), _r(face.arousal), face.va_source, _r(face.prototype_valence),
@@ -60,7 +68,8 @@ def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
                   + [_r(face.prototype_aus.get(au, 0.0)) for au in prototype_order]
                   + [_r(face.measured_aus[au]) if measured else None for au in measured_order]
                   + [face.shown_label, _r(face.shown_confidence), result.skipped_frames]
-                  + [_head_value(face, name) for name in HEAD_COLUMNS])
+                  + [_head_value(face, name) for name in HEAD_COLUMNS]
+                  + [face.calibrated, ";".join(result.events)])
         rows.append(dict(zip(table_columns()["COLUMNS"], values, strict=True)))
     return rows
 

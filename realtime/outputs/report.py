@@ -35,7 +35,7 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -75,6 +75,10 @@ REQUIRED_COLUMNS = ["frame", "timestamp_s", "source", "face_id", "x", "y", "w", 
 AU_COLUMN = re.compile(r"(prototype_|measured_)?AU\d+")
 # Optional: logs written before it was added lack it.
 SKIPPED_COLUMN = "skipped_frames"
+EVENT_COLUMN = "event"  # optional too
+# Optional, empty where the face had no mesh: head pose and gaze in degrees, and three flags.
+HEAD_RANGES = {**dict.fromkeys(("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch"), (-180, 180)),
+               **dict.fromkeys(("head_frontal", "eyes_closed", "mouth_open"), (0, 1))}
 INTEGER_COLUMNS = {"frame", "face_id", SKIPPED_COLUMN}
 NUMERIC_RANGES = {  # every numeric column but the AUs, with the range it must lie in
     "frame": (0, math.inf), "timestamp_s": (0, math.inf), "face_id": (-math.inf, math.inf),
@@ -122,6 +126,8 @@ class SessionLog:
     aus: np.ndarray  # float64 [N, len(au_names)]; NaN where a measured AU was not measured
     au_kind: str = "prototype"  # "measured" if the run showed measured AUs
     skipped_frames: int = 0  # unreadable frames (image folders: files) skipped up to the last row's frame
+    events: list[tuple[float, int, str]] = field(default_factory=list)  # (time_s, frame, label), in time order
+    head: dict[str, np.ndarray] = field(default_factory=dict)  # HEAD_RANGES columns the log has; NaN: no mesh
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -185,7 +191,10 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
     ranges = NUMERIC_RANGES | dict.fromkeys(au_columns, (0, 1)) | {confidence_column: (0, 1)}
     if SKIPPED_COLUMN in cells:
         ranges[SKIPPED_COLUMN] = (0, math.inf)
-    values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi, blank_is_nan=name in measured_columns)
+    head = [c for c in HEAD_RANGES if c in cells]
+    ranges |= {c: HEAD_RANGES[c] for c in head}
+    values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi,
+                                  blank_is_nan=name in measured_columns or name in HEAD_RANGES)
               for name, (lo, hi) in tqdm(ranges.items(), desc="parsing log", unit=" columns", leave=False,
                                          disable=None if progress else True)}
     order = np.lexsort((values["face_id"], values["frame"]))
@@ -210,7 +219,18 @@ def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
         aus=stacked(shown_aus),
         au_kind=au_kind,
         skipped_frames=int(values[SKIPPED_COLUMN].max()) if SKIPPED_COLUMN in values else 0,
+        events=_events(cells, values),
+        head={c: values[c][order] for c in head},
     )
+
+
+def _events(cells: dict, values: dict) -> list[tuple[float, int, str]]:
+    """Each frame's events once (every face row of the frame carries them); logs without the column have none."""
+    seen = {}
+    for i, text in enumerate(cells.get(EVENT_COLUMN, ())):
+        for label in filter(None, text.split(";")):
+            seen.setdefault((int(values["frame"][i]), label), float(values["timestamp_s"][i]))
+    return sorted((t, frame, label) for (frame, label), t in seen.items())
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -264,10 +284,13 @@ def summarize(log: SessionLog) -> dict:
      "emotions": class order, "aus": AU names,
      "au_source": "measured" or "prototype" (the kind of AU the run showed, which "aus" and the AU means use;
      a measured AU mean counts only the rows where the face was measured, null if none),
+     "events": [{"time_s", "frame", "label"}] the events marked (the `event` column), in time order,
      "faces": {"<id>": {"frames", "first_s", "last_s", "duration_s", "emotion_share": {emotion: fraction
                of the face's rows with that label}, "dominant_emotion", "mean_probs": {emotion: mean
                smoothed probability}, "valence": {"mean", "std", "min", "max"}, "arousal": {...},
-               "aus_mean": {AU: mean}}},
+               "aus_mean": {AU: mean}, "head": {"head_yaw": {"mean", "std", "min", "max"}, ... for the
+               angles (degrees), "head_frontal_share", "eyes_closed_share", "mouth_open_share": fractions
+               of the rows with a mesh; null where none}}},
      "plotted_faces": [ids drawn in timeline.png and va.png],
      "files" (added by build_report): {"timeline": "timeline.png", "va": "va.png",
                                        "contact_sheet": "contact_sheet.png" or null}}
@@ -295,6 +318,7 @@ def summarize(log: SessionLog) -> dict:
         "emotions": list(EMOTIONS),
         "aus": log.au_names,
         "au_source": log.au_kind,
+        "events": [{"time_s": _round(t), "frame": frame, "label": label} for t, frame, label in log.events],
     }
     if images:
         summary["faces"] = {"all": {"detections": len(log), **_face_stats(log, np.ones(len(log), bool), timing=False)}}
@@ -335,7 +359,21 @@ def _face_stats(log: SessionLog, mask: np.ndarray, timing: bool = True) -> dict:
         arousal=_spread(log.arousal[mask]),
         aus_mean=dict(zip(log.au_names, map(_round_or_none, _nan_mean(log.aus[mask])), strict=True)),
     )
+    if log.head:
+        stats["head"] = _head_stats({c: v[mask] for c, v in log.head.items()})
     return stats
+
+
+def _head_stats(head: dict[str, np.ndarray]) -> dict:
+    """Per angle its spread over the rows with a mesh; per flag the share of those rows where it is 1."""
+    out = {}
+    for name, values in head.items():
+        seen = values[~np.isnan(values)]
+        if HEAD_RANGES[name] == (0, 1):
+            out[f"{name}_share"] = _round(seen.mean()) if seen.size else None
+        else:
+            out[name] = _spread(seen) if seen.size else None
+    return out
 
 
 def _spread(values: np.ndarray) -> dict:
@@ -513,6 +551,7 @@ def _plot_timeline(log: SessionLog, summary: dict, path: Path) -> None:
             mask = log.face_id == group
             _timeline_stream(log.timestamp_s[mask], log.probs[mask], log.valence[mask], log.arousal[mask],
                              ax_p, ax_va)
+            _event_marks(log.events, ax_p, ax_va)
             ax_va.set_xlim(t_lo, t_hi)
             ax_va.set_xlabel("time since start (s)")
         ax_p.set_title(face_title, fontsize=12.5, fontweight="bold", loc="left", pad=10)
@@ -539,6 +578,15 @@ def _timeline_stream(t, probs, valence, arousal, ax_p, ax_va) -> None:
     ax_p.stackplot(t, probs.T, colors=[emotion_rgb01(e) for e in EMOTIONS], linewidth=0)
     ax_va.plot(t, valence, color=VALENCE_COLOR, lw=1.6)
     ax_va.plot(t, arousal, color=AROUSAL_COLOR, lw=1.6, ls="--")
+
+
+def _event_marks(events: list[tuple[float, int, str]], ax_p, ax_va) -> None:
+    """A line through both plots at each event, its label above the probabilities."""
+    for t, _, label in events:
+        for ax in (ax_p, ax_va):
+            ax.axvline(t, color="#222222", lw=1.2, ls=(0, (4, 2)), zorder=5)
+        ax_p.annotate(label, (t, 1), xytext=(3, 2), textcoords="offset points", fontsize=9, rotation=0,
+                      va="bottom", ha="left", color="#222222", annotation_clip=False)
 
 
 def _timeline_images(log: SessionLog, ax_p, ax_va) -> None:
