@@ -2,6 +2,7 @@
 
     python run_webcam.py                                # default webcam
     python run_webcam.py --source clip.mp4 --no-display --csv log.csv --record out.mp4
+    python run_webcam.py --source clip.mp4 --live          # the clip played as a camera would be
     python run_webcam.py --source photos/ --report report/
 
 Keys while running: q/Esc quit, r record, d dashboard, f/Tab next face, v valence-arousal plot,
@@ -44,6 +45,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     src = p.add_argument_group("input")
     src.add_argument("--source", default="0", help="webcam index, video file, image file, or folder of images")
+    src.add_argument("--live", action="store_true",
+                     help="play a video --source as a camera would: in real time at its own frame rate, the "
+                          "analysis taking the newest frame and skipping what it cannot keep up with")
     src.add_argument("--width", type=int, help="requested camera width")
     src.add_argument("--height", type=int, help="requested camera height")
     src.add_argument("--fps", type=float, help="requested camera frame rate")
@@ -80,6 +84,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     view.add_argument("--dashboard", action=argparse.BooleanOptionalAction, default=None,
                       help="the dashboard beside the video: the selected face's plots and bars, a 10 s timeline "
                            "(default: on when the window has room)")
+    view.add_argument("--analysis-delay", type=float, default=0.0, metavar="MS",
+                      help="live sources: add MS to each analysis, emulating a slower CPU (tests and benchmarks)")
     view.add_argument("--verbose", action="store_true",
                       help="show the libraries' own log lines (FFmpeg, OpenCV, MediaPipe, Qt), hidden by default")
     return p
@@ -97,14 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = AppConfig(
-        source=args.source, width=args.width, height=args.height, fps=args.fps, pipeline=pipeline,
+        source=args.source, live=args.live, width=args.width, height=args.height, fps=args.fps, pipeline=pipeline,
         record=args.record, csv=args.csv, report=args.report,
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va,
                           dashboard=args.dashboard, head=args.head),
         record_dashboard=args.record_dashboard, stats_json=args.stats_json, event_labels=event_labels,
         events=events, calibrate_s=args.calibrate or AppConfig.calibrate_s,
-        calibrate_at_start=args.calibrate is not None,
+        calibrate_at_start=args.calibrate is not None, analysis_delay_s=max(0.0, args.analysis_delay) / 1000,
     )
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:

@@ -27,7 +27,11 @@ def table_columns() -> dict[str, list[str]]:
     # empty where the mesh was not found). calibrated (1/0): this person's calibration corrected the
     # probabilities (realtime/analysis/calibration.py). Last, `event`: the events marked at this frame (labels joined
     # by ";"; realtime/analysis/events.py), empty at most frames.
-    columns = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
+    # analysis_timestamp_s: the capture time of the frame the row's readings were computed on; equal to
+    # timestamp_s wherever every frame is analysed (files, images, the API), earlier for a live source,
+    # whose analysis runs beside the loop and whose boxes follow the face in between.
+    columns = (["frame", "timestamp_s", "analysis_timestamp_s", "source", "face_id", "x", "y", "w", "h", "label",
+                "confidence"]
                + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
                + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
                   "measured_arousal", "au_source", "au_measured"] + prototype + measured
@@ -53,7 +57,8 @@ def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
     for face in result.faces:
         label = int(face.probs.argmax())
         measured = face.measured_aus is not None
-        values = ([result.index, _r(result.timestamp_s), result.source, face.track_id, *map(int, face.box),
+        values = ([result.index, _r(result.timestamp_s), _r(result.analysis_timestamp_s), result.source,
+                   face.track_id, *map(int, face.box),
                    EMOTIONS[label], _r(face.probs[label])]
                   + [_r(p) for p in face.probs] + [_r(p) for p in face.raw_probs]
                   + [_r(face.valence), _r(face.arousal), face.va_source, _r(face.prototype_valence),

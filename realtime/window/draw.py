@@ -292,9 +292,12 @@ class ValenceArousalAnnotator:
         draw_circumplex(canvas, lay.inset, lay.metrics, trails)
 
 
-def hud_lines(fps: float, backend: str, stage_ms: dict[str, float], paused: bool) -> tuple[str, list[str]]:
-    """The HUD's first line (FPS, where the classifier runs, e.g. "cpu int8", paused) and its stage timings."""
-    head = (f"{fps:5.1f} FPS   " if fps > 0 else "") + backend + ("   PAUSED" if paused else "")
+def hud_lines(fps: float, backend: str, stage_ms: dict[str, float], paused: bool,
+              analysis: str = "") -> tuple[str, list[str]]:
+    """The HUD's first line (FPS, where the classifier runs, e.g. "cpu int8", a live analysis' age,
+    paused) and its stage timings."""
+    head = ((f"{fps:5.1f} FPS   " if fps > 0 else "") + backend + (f"   {analysis}" if analysis else "")
+            + ("   PAUSED" if paused else ""))
     return head, [f"{k} {v:.1f}" for k, v in stage_ms.items()] + (["ms"] if stage_ms else [])
 
 
@@ -351,7 +354,8 @@ class Renderer:
         return choose_dashboard(image.shape[1], image.shape[0], self.au_list.widest)[1]
 
     def layout(self, result: FrameResult, ov: Overlays, *, fps: float = 0.0, stage_ms: dict | None = None,
-               recording: bool = False, paused: bool = False, selected: int | None = None) -> Layout:
+               recording: bool = False, paused: bool = False, selected: int | None = None,
+               analysis: str = "") -> Layout:
         fh, fw = result.image.shape[:2]
         dash = bool(ov.dashboard) and self.dashboard is not None
         key = (fw, fh, ov.probs, ov.aus, dash)
@@ -363,7 +367,7 @@ class Renderer:
             specs.append(FaceSpec(f.track_id, f.box, tag_text(f), names, title))
         face = selected_face(result.faces, selected) if dash else None
         req = LayoutRequest(probs=ov.probs, aus=ov.aus, boxes=ov.boxes, va=ov.va, rec=recording, help=ov.help,
-                            hud=hud_lines(fps, self.backend, stage_ms or {}, paused) if ov.hud else None,
+                            hud=hud_lines(fps, self.backend, stage_ms or {}, paused, analysis) if ov.hud else None,
                             dashboard=dash, au_text=self.au_list.widest, columns=self.columns,
                             selected=face.track_id if face else None)
         if dash:
