@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import UserError
 from models import EMOTIONS
 
 SIZE = 48
@@ -26,7 +27,7 @@ SPLIT_PREFIXES = ("Training", "PublicTest", "PrivateTest")
 CACHE_VERSION = 1
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A dataset problem that stops a run; its message is one line meant for the user."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from errors import UserError
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, write_checkpoint
 from models.quantize import ENGINE, int8_supported, quantize
 from train.augment import normalize
@@ -93,7 +94,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         run(args)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

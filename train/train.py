@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from errors import UserError
 from models import EMOTIONS
-from models.checkpoint import CheckpointError, load_model, save_checkpoint
+from models.checkpoint import load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ModelConfig, build_model
 from realtime.analysis import crop
@@ -435,7 +436,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         main(args)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

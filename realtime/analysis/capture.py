@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import UserError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 DEFAULT_FPS = 30.0
 # Consecutive failed reads before a camera counts as lost (about a second at 30 FPS).
@@ -33,7 +35,7 @@ VIDEO_MIN_FAILED_READS = 30
 VIDEO_MAX_FAILED_READS = 300
 
 
-class CaptureError(Exception):
+class CaptureError(UserError):
     """A source that cannot be opened or read; the message is one line for the user."""
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import UserError
+
 # OpenCV's bundled FFmpeg writes MPEG-4 Part 2 into .mp4 and Motion-JPEG into .avi on every platform.
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 # OpenCV's writer reports no failed write, and an .mp4 whose index cannot be written at the end
@@ -27,7 +29,7 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-class RecordError(Exception):
+class RecordError(UserError):
     """A recording that cannot be written; the message is one line for the user."""
 
 

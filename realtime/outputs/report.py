@@ -50,6 +50,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch
 from tqdm import tqdm
 
+from errors import UserError
 from models import EMOTIONS
 from realtime.style import AROUSAL_HEX, VALENCE_HEX, emotion_rgb01
 
@@ -98,7 +99,7 @@ STYLE = {
 }
 
 
-class ReportError(Exception):
+class ReportError(UserError):
     """A log that cannot be reported on, or a report that cannot be written; the message is one line."""
 
 
@@ -748,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(args.csv).parent
     try:
         summary = build_report(args.csv, out, progress=not args.no_progress)
-    except ReportError as e:
+    except UserError as e:  # a bad log, or a damaged mapping table the columns come from
         print(f"error: {e}", file=sys.stderr)
         return 2
     files = [f for f in ("summary.json", *summary["files"].values()) if f]

@@ -11,7 +11,6 @@ import json
 import signal
 import sys
 import time
-from collections import deque
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -25,6 +24,7 @@ from mappings import default_measured, default_prototypes
 from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.analysis.faces import FrameResult
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
+from realtime.analysis.timing import StageTimer
 from realtime.outputs.csvlog import CsvLogger
 from realtime.outputs.record import VideoRecorder
 from realtime.window.dashboard import Dashboard
@@ -84,24 +84,6 @@ def timestamp_name(prefix: str, suffix: str) -> str:
     return f"{prefix}_{datetime.now().strftime('%Y%m%d-%H%M%S')}{suffix}"
 
 
-class StageTimer:
-    """Median milliseconds per stage over a sliding window, for the HUD and the benchmark."""
-
-    def __init__(self, window: int = 60):
-        self.samples = {s: deque(maxlen=window) for s in STAGES}
-        self.all = {s: [] for s in STAGES}
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.samples[stage].append(seconds * 1000)
-        self.all[stage].append(seconds * 1000)
-
-    def recent(self) -> dict[str, float]:
-        return {s: float(np.median(v)) for s, v in self.samples.items() if v}
-
-    def overall(self) -> dict[str, float]:
-        return {s: float(np.median(v)) for s, v in self.all.items() if v}
-
-
 class App:
     """The window around a Pipeline: it owns the display, keys, drawing, recording and the CSV log."""
 
@@ -121,7 +103,7 @@ class App:
         self.last: FrameResult | None = None
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
-        self.timer = StageTimer()
+        self.timer = StageTimer(STAGES)
         self.summary = RunSummary(classifier=backend)
         self.fps = 0.0
         self.paused = False
@@ -341,9 +323,11 @@ def run(cfg: AppConfig) -> RunSummary:
         report_dir.mkdir(parents=True, exist_ok=True)
         cfg.csv = cfg.csv or str(report_dir / "frames.csv")
     _Interrupts.requested = False
-    for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
-        signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
+            previous = signal.signal(sig, _Interrupts.handle)
+            # Put back last, once the files are finalised (None: a handler not set from Python).
+            stack.callback(signal.signal, sig, signal.SIG_DFL if previous is None else previous)
         classifier = load_classifier(cfg.pipeline)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
         if cfg.display:  # opens while the face models load, saying so; the inputs are known good by now
