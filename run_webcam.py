@@ -6,7 +6,7 @@
 
 Keys while running: q/Esc quit, r record, d dashboard, f/Tab next face, v valence-arousal plot,
 p probability bars, a action units, l face mesh, b boxes, t timings, m mirror, space pause,
-s snapshot, h help.
+s snapshot, 1-9 mark an event, h help.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ if "--verbose" not in sys.argv[1:]:
 if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
     os.environ.setdefault("QT_QPA_FONTDIR", "/usr/share/fonts/truetype/dejavu")
 
+from realtime.analysis.events import parse_event_labels, read_events  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
 from realtime.window.app import AppConfig, run  # noqa: E402
 from realtime.window.draw import Overlays  # noqa: E402
@@ -50,6 +51,12 @@ def get_args_parser() -> argparse.ArgumentParser:
                      help="at the end, write the run's figures here as JSON: frames, FPS, the classifier's backend, "
                           "median milliseconds per stage (what bench/pipeline.py reads)")
     out.add_argument("--output-dir", default="recordings", help="where the r and s keys save recordings and snapshots")
+    study = p.add_argument_group("study sessions (docs/research.md)")
+    study.add_argument("--event-labels", metavar="KEY=LABEL,...",
+                       help="labels of the events the number keys 1-9 mark, e.g. \"1=stimulus,2=response\" "
+                            "(default: 'event N'); events go into the CSV's event column and <log>_events.csv")
+    study.add_argument("--events", metavar="FILE",
+                       help="events to mark on a recorded video: a CSV of time,label rows (seconds since it began)")
     view = p.add_argument_group("display")
     view.add_argument("--no-display", action="store_true", help="run headless with a progress bar")
     view.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
@@ -70,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         pipeline = pipeline_options(args)
+        event_labels = parse_event_labels(args.event_labels)
+        events = read_events(args.events) if args.events else []
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -79,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         output_dir=args.output_dir, display=not args.no_display, mirror=args.mirror,
         overlays=Overlays(probs=args.probs, aus=args.aus, landmarks=args.landmarks, va=not args.no_va,
                           dashboard=args.dashboard),
-        record_dashboard=args.record_dashboard, stats_json=args.stats_json,
+        record_dashboard=args.record_dashboard, stats_json=args.stats_json, event_labels=event_labels,
+        events=events,
     )
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:

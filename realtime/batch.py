@@ -41,12 +41,13 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import nullcontext  # noqa: E402
-from dataclasses import asdict, dataclass, fields  # noqa: E402
+from dataclasses import asdict, dataclass, field, fields  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
 from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, open_source  # noqa: E402
+from realtime.analysis.events import Event, events_for, read_events  # noqa: E402
 from realtime.analysis.pipeline import Pipeline, PipelineOptions, analyze_source, load_classifier  # noqa: E402
 from realtime.analysis.rows import face_rows  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
@@ -64,6 +65,7 @@ class Task:
     out_dir: str
     name: str  # its path under INPUT, as in the summary
     frames_hint: int  # frames (images) expected, for the progress bar; 0 when unknown
+    events: list[Event] = field(default_factory=list)  # from --events: those that belong to this input
 
 
 @dataclass
@@ -145,7 +147,8 @@ def analyze_task(task: Task, options: PipelineOptions, report: bool = True,
         out.mkdir(parents=True, exist_ok=True)
         (out / MARKER).unlink(missing_ok=True)  # from here until the end, this input is not done
         with open_source(task.input) as source, CsvLogger(out / "frames.csv") as log:
-            for frame in analyze_source(source, options, classifier=_classifier(options), on_frames=on_frames):
+            for frame in analyze_source(source, options, classifier=_classifier(options), on_frames=on_frames,
+                                        events=task.events):
                 log.write(frame)
                 result.frames = frame.index + 1
                 for row in face_rows(frame):
@@ -254,9 +257,10 @@ def run_cluster(tasks: list[Task], options: PipelineOptions, address: str, repor
 
 def run_batch(input_dir: str | Path, out: str | Path, options: PipelineOptions | None = None,
               workers: int | None = None, force: bool = False, cluster: str | None = None, report: bool = True,
-              progress: bool = True) -> list[FileResult]:
+              progress: bool = True, events: list[Event] = ()) -> list[FileResult]:
     """Analyse every input under input_dir into out; returns one FileResult per input, in path order
-    (skipped=True for those an earlier run finished). Writes out/batch_summary.csv and .json."""
+    (skipped=True for those an earlier run finished). Writes out/batch_summary.csv and .json.
+    events: marked on the videos they belong to (realtime/analysis/events.py, `events_for`)."""
     options = options or PipelineOptions()
     input_dir, out = Path(input_dir), Path(out)
     if not input_dir.exists():
@@ -265,6 +269,9 @@ def run_batch(input_dir: str | Path, out: str | Path, options: PipelineOptions |
     if not tasks:
         raise CaptureError(f"{input_dir}: holds no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) "
                            "and no folders of images")
+    for task in tasks:
+        if not Path(task.input).is_dir():
+            task.events = events_for(list(events), task.input, input_dir if input_dir.is_dir() else None)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -340,6 +347,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local workers; "
                         "INPUT and --out must be paths that every worker can read and write")
     p.add_argument("--no-report", action="store_true", help="write only the CSV logs, no plots")
+    p.add_argument("--events", metavar="FILE",
+                   help="events to mark on the videos: a CSV of time,label rows (seconds since the video began), "
+                        "with an optional source column naming the video (file name or path under INPUT)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--verbose", action="store_true", help="show the libraries' own log lines, hidden by default")
     add_pipeline_arguments(p)
@@ -351,12 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         options = pipeline_options(args)
+        events = read_events(args.events) if args.events else []
         if args.workers is not None and args.workers < 1:
             raise OptionError("--workers must be at least 1")
         # The workers inherit the silenced descriptor; their errors come back in the results.
         with nullcontext() if args.verbose else quiet.native_stderr_silenced():
             results = run_batch(args.input, args.out, options, args.workers, args.force, args.cluster,
-                                report=not args.no_report, progress=not args.no_progress)
+                                report=not args.no_report, progress=not args.no_progress, events=events)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

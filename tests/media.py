@@ -56,13 +56,23 @@ def portrait_astronaut_bgr() -> np.ndarray:
     return cv2.resize(photo[:, 80:368], (405, 720), interpolation=cv2.INTER_CUBIC)
 
 
+def cameraman_face_bgr() -> np.ndarray:
+    """scikit-image's cameraman, head and shoulders: a second real person for a fresh clone, 170x160 BGR."""
+    return cv2.cvtColor(skdata.camera()[70:240, 180:340], cv2.COLOR_GRAY2BGR)
+
+
 def four_faces_bgr(videos: Path | None = None) -> np.ndarray:
     """640x480, a real face in each cell of a 2x2 grid: the astronaut and, where `videos` (the shared
-    clips) exist, a frame of three clips of other people; else the astronaut mirrored and dimmed."""
+    clips) exist, a frame of three clips of other people; else (a fresh clone) the astronaut mirrored,
+    the cameraman (bottom left: face #1, left to right, a sad face beside the astronaut's smiles, so
+    the dashboard changes with `f`) and the astronaut mirrored again. The short-range detector finds
+    all four of either set, full-frame and tiled, scoring each 0.7 or more (its threshold is 0.6); a
+    dimmed, tinted or grey copy of the astronaut in the bottom row is not always found."""
     face = astronaut_face_bgr()
     cells = [face]
     clips = [("liveportrait_d0.mp4", 10), ("liveportrait_d18.mp4", 50), ("pyfeat_single_face.mp4", 20)]
-    for name, index in clips:
+    fallbacks = [cv2.flip(face, 1), cameraman_face_bgr(), cv2.flip(face, 1)]
+    for (name, index), fallback in zip(clips, fallbacks, strict=True):
         cap = cv2.VideoCapture(str(videos / name)) if videos is not None and (videos / name).is_file() else None
         if cap is not None:
             cap.set(cv2.CAP_PROP_POS_FRAMES, index)
@@ -71,7 +81,7 @@ def four_faces_bgr(videos: Path | None = None) -> np.ndarray:
             if ok:
                 cells.append(frame)
                 continue
-        cells.append(cv2.flip(face, 1) if len(cells) % 2 else (face * 0.7).astype(np.uint8))
+        cells.append(fallback)
     out = np.full((480, 640, 3), 90, np.uint8)
     for k, cell in enumerate(cells):
         s = min(300 / cell.shape[1], 225 / cell.shape[0])

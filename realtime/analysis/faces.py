@@ -107,3 +107,4 @@ class FrameResult:
     # Track IDs that ended at this frame (lost, or all at once by Pipeline.reset; for images, the
     # previous image's faces): whoever keeps state per face forgets these. An ID never comes back.
     retired: list[int] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # labels of the events marked at this frame (analysis/events.py)

@@ -38,6 +38,7 @@ from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, FrameSource,
 from realtime.analysis.classify import EmotionClassifier
 from realtime.analysis.crop import alignment, crop_faces
 from realtime.analysis.detect import FaceDetector
+from realtime.analysis.events import Event, EventTimeline, events_for, read_events
 from realtime.analysis.faces import Face, FrameResult
 from realtime.analysis.head import HeadState
 from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
@@ -197,9 +198,12 @@ class Pipeline:
 
 def analyze_source(source: FrameSource, options: PipelineOptions | None = None, progress: bool = False,
                    classifier: EmotionClassifier | None = None,
-                   on_frames: Callable[[int], None] | None = None) -> Iterator[FrameResult]:
+                   on_frames: Callable[[int], None] | None = None,
+                   events: Iterable[Event] = ()) -> Iterator[FrameResult]:
     """Every frame of an open source through one Pipeline, as FrameResults. progress: a tqdm bar;
-    on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar."""
+    on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar;
+    events: each is attached to the first frame at or after its time (FrameResult.events)."""
+    timeline = EventTimeline(list(events))
     with Pipeline(for_source(options, source), classifier=classifier) as pipe, \
             tqdm(total=source.frame_count, unit="frame", desc=Path(source.name).name, leave=False,
                  disable=not progress) as bar:
@@ -207,6 +211,7 @@ def analyze_source(source: FrameSource, options: PipelineOptions | None = None, 
         for captured in source:
             result = pipe.process(captured.image, captured.timestamp_s, index=captured.index, source=captured.source)
             result.skipped_frames = captured.skipped_frames
+            result.events = [e.label for e in timeline.due(result.timestamp_s)]
             yield result
             # Indices count the unreadable frames (image sources: files) skipped before this one.
             step, read = captured.index + 1 - read, captured.index + 1
@@ -215,13 +220,18 @@ def analyze_source(source: FrameSource, options: PipelineOptions | None = None, 
                 on_frames(step)
 
 
-def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False) -> list[dict]:
+def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False,
+                  events: str | Path | Iterable[Event] | None = None) -> list[dict]:
     """One row per face per frame of a video file, with the columns of the app's CSV log
-    (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`."""
+    (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`.
+    events: an events file (time,label rows; realtime/analysis/events.py) or Event records; the rows of
+    the first frame at or after each event's time carry its label in `event`."""
     if Path(path).is_dir() or Path(path).suffix.lower() in IMAGE_SUFFIXES:
         raise CaptureError(f"{path}: not a video file (for images, use analyze_images)")
+    marked = events_for(read_events(events) if isinstance(events, (str, Path)) else list(events or ()), path)
     with open_source(str(path)) as source:
-        return [row for result in analyze_source(source, options, progress) for row in face_rows(result)]
+        return [row for result in analyze_source(source, options, progress, events=marked)
+                for row in face_rows(result)]
 
 
 def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: PipelineOptions | None = None,

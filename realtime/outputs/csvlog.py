@@ -75,3 +75,41 @@ class CsvLogger:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class EventLog:
+    """The session's events (number keys, --events) as they are marked: time_s,frame,label rows, flushed
+    each time; opened at the first event, so a session without events leaves no file."""
+
+    COLUMNS = ("time_s", "frame", "label")
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.file = None
+        self.rows = 0
+
+    def write(self, result: FrameResult) -> None:
+        if not result.events:
+            return
+        try:
+            if self.file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.file = open(self.path, "w", newline="")
+                self.writer = csv.writer(self.file)
+                self.writer.writerow(self.COLUMNS)
+            for label in result.events:
+                self.writer.writerow([f"{result.timestamp_s:.4f}", result.index, label])
+                self.rows += 1
+            self.file.flush()
+        except OSError as e:
+            raise LogError(f"{self.path}: cannot write ({e.strerror or e})") from None
+
+    def close(self) -> None:
+        if self.file is not None and not self.file.closed:
+            self.file.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

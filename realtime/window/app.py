@@ -22,10 +22,11 @@ from tqdm import tqdm
 
 from mappings import default_measured, default_prototypes
 from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
+from realtime.analysis.events import EVENT_KEYS, Event, EventTimeline, default_labels
 from realtime.analysis.faces import FrameResult
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
 from realtime.analysis.timing import StageTimer
-from realtime.outputs.csvlog import CsvLogger
+from realtime.outputs.csvlog import CsvLogger, EventLog
 from realtime.outputs.record import VideoRecorder
 from realtime.window.dashboard import Dashboard
 from realtime.window.draw import Overlays, Renderer, selected_face, splash
@@ -52,6 +53,8 @@ class AppConfig:
     mirror: bool | None = None  # default: on for cameras, off for files
     overlays: Overlays = field(default_factory=Overlays)
     record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
+    event_labels: dict[str, str] = field(default_factory=default_labels)  # number key -> event label
+    events: list[Event] = field(default_factory=list)  # from --events, for recorded videos
     stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
 
 
@@ -103,6 +106,8 @@ class App:
         self.last: FrameResult | None = None
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
+        self.events = EventTimeline(cfg.events)
+        self.event_log = stack.enter_context(EventLog(events_path(cfg)))
         self.timer = StageTimer(STAGES)
         self.summary = RunSummary(classifier=backend)
         self.fps = 0.0
@@ -131,6 +136,8 @@ class App:
         if self.mirror:
             image = cv2.flip(image, 1)
         result = self.pipeline.process(image, timestamp_s, index=index, source=source)
+        # A key pressed while a frame was on screen marks the next frame analysed: that one was logged already.
+        result.events = [e.label for e in self.events.due(result.timestamp_s)]
         for stage, seconds in self.pipeline.stage_seconds.items():
             self.timer.add(stage, seconds)
         # Both forget the faces the result retires (images: the previous image's), as the pipeline does.
@@ -154,6 +161,7 @@ class App:
             self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w])
         if self.logger is not None:
             self.logger.write(result)
+        self.event_log.write(result)
         self.summary.frames += 1
         self.summary.frames_with_faces += bool(result.faces)
         self.summary.rows += len(result.faces)
@@ -178,6 +186,10 @@ class App:
             self.pipeline.reset()  # boxes jump across the frame: every face is retired, then found afresh
         elif key == ord(" "):
             self.paused = not self.paused
+        elif chr(key) in EVENT_KEYS:
+            label = self.cfg.event_labels[chr(key)]
+            self.events.mark(label)
+            print(f"event: {label} (frame {self.last.index + 1 if self.last else 0})")
         elif key == ord("r"):
             self.stop_recording() if self.recorder is not None else self.start_recording()
         elif key == ord("s"):
@@ -264,6 +276,13 @@ class App:
             self.window_size = canvas.shape[:2]
             cv2.resizeWindow(WINDOW, *initial_window_size(canvas.shape[1], canvas.shape[0]))
         cv2.imshow(WINDOW, canvas)
+
+
+def events_path(cfg: AppConfig) -> Path:
+    """Where the session's events go: beside the CSV log as <log>_events.csv, else into the output folder."""
+    if cfg.csv:
+        return Path(cfg.csv).with_name(Path(cfg.csv).stem + "_events.csv")
+    return Path(cfg.output_dir) / timestamp_name("events", ".csv")
 
 
 def initial_window_size(width: int, height: int) -> tuple[int, int]:

@@ -24,17 +24,24 @@ PLOT_BG = 245  # grey level: the report's figures are white, so its colours read
 GRID = (200, 200, 200)
 MUTED = (170, 170, 170)
 COLORS = [EMOTION_BGR[e] for e in EMOTIONS]
+EVENT_BGR = (40, 40, 40)  # event marks: dark on the light plot, beside the emotion colours
 
 
 class Dashboard:
     def __init__(self, window_s: float = 10.0, trail_s: float = 3.0):
         self.window_s, self.trail_s = window_s, trail_s
         self.history: dict[int, deque] = {}  # track ID -> (t, probs, valence, arousal), oldest first
+        self.events: deque[tuple[float, str]] = deque()  # (t, label) of the events marked in the window
 
     def update(self, result: FrameResult) -> None:
         for track_id in result.retired:
             self.history.pop(track_id, None)
         t = result.timestamp_s
+        if self.events and t < self.events[-1][0]:
+            self.events.clear()
+        self.events.extend((t, label) for label in result.events)
+        while self.events and self.events[0][0] < t - self.window_s:
+            self.events.popleft()
         for f in result.faces:
             h = self.history.setdefault(f.track_id, deque())
             if h and t < h[-1][0]:  # time ran backwards: another source's frames under the same ID
@@ -90,6 +97,20 @@ class Dashboard:
         for i, name in enumerate(("valence", "arousal")):
             pts = np.stack([xs, mid - np.clip(va[:, i], -1, 1) * half], 1).round().astype(np.int32)
             self._line(canvas, pts, name)
+        self.event_marks(canvas, r, now)
+
+    def event_marks(self, canvas: np.ndarray, r, now: float) -> None:
+        """A dark line across the timeline at each event, its label on a tag beside the line's top."""
+        for t, label in self.events:
+            if t > now:
+                continue
+            x = round(r.x1 - 1 - (now - t) / self.window_s * (r.w - 1))
+            cv2.line(canvas, (x, r.y), (x, r.y1 - 1), EVENT_BGR, 2)
+            (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+            tx = x + 3 if x + 3 + w < r.x1 else x - 3 - w
+            cv2.rectangle(canvas, (tx - 1, r.y + 1), (tx + w + 1, r.y + h + 5), EVENT_BGR, -1)
+            cv2.putText(canvas, label, (tx, r.y + h + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1,
+                        cv2.LINE_AA)
 
     @staticmethod
     def _line(canvas: np.ndarray, pts, name: str) -> None:

@@ -42,6 +42,7 @@ KEYS = (
     ("m", "mirror the image"),
     ("space", "pause / resume"),
     ("s", "snapshot (PNG)"),
+    ("1 - 9", "mark an event"),
     ("h", "this help"),
 )
 
