@@ -18,9 +18,9 @@ import numpy as np
 
 from errors import UserError
 from models import EMOTIONS
+from realtime.analysis.capture import IMAGE_SUFFIXES  # the app's list: what OpenCV reads
 
 SIZE = 48
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 # fer2013.csv numbers the classes 0=Angry 1=Disgust 2=Fear 3=Happy 4=Sad 5=Surprise 6=Neutral.
 CSV_LABEL_TO_NAME = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPLIT_PREFIXES = ("Training", "PublicTest", "PrivateTest")

@@ -23,7 +23,8 @@ import numpy as np
 
 from errors import UserError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+# Image files OpenCV reads: the one list (image folders, the report, train/data.py).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"}
 DEFAULT_FPS = 30.0
 # Consecutive failed reads before a camera counts as lost (about a second at 30 FPS).
 CAMERA_MAX_FAILED_READS = 30
