@@ -13,6 +13,10 @@ the raw images, on the same detected subset. Two things are reported:
             difference from the current default framing (same faces), with its standard error.
 
     python -m bench.crop_framing --data ../shared/datasets/fer2013/test [--weights models/emotion_cnn.pth]
+
+The images are the pixels the checkpoint was trained on (--pixels auto: equalised JPEGs or FER2013's
+originals). At the app's framing it also prints accuracy and macro-F1 against FER2013's labels and,
+when ferplus_votes.csv lies beside the data, against the FER+ majority.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from models.checkpoint import DEFAULT_WEIGHTS, load_model
 from realtime.analysis import crop
 from realtime.analysis.detect import FaceDetector
 from realtime.analysis.faces import Detection
-from train.data import load
+from train.data import PIXELS, load, with_original_pixels
+from train.evaluate import with_votes_if_present
 from train.face_crops import CANVAS, UPSCALE, canvas, most_central
 from train.metrics import classification_report
 from train.predict import predict_probs
@@ -51,18 +56,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--box-offsets", type=float, nargs="+", default=[0.0, -0.1],
                    help="offsets for the box-only reference rows")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--pixels", default="auto", choices=["auto", *PIXELS],
+                   help="auto: the pixels the checkpoint was trained on")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    splits = load(args.data)
+    lm = load_model(args.weights)
+    pixels = lm.meta.get("training", {}).get("pixels", "equalised") if args.pixels == "auto" else args.pixels
+    splits = with_votes_if_present(load(args.data), args.data)
+    if pixels == "original":
+        splits, _ = with_original_pixels(splits, args.data)
     split = splits["PublicTest"] if "PublicTest" in splits else next(iter(splits.values()))
     index = np.arange(len(split))
     if 0 < args.limit < len(split):
         index = np.sort(np.random.default_rng(0).permutation(len(split))[:args.limit])
-    images, labels = split.images[index], split.labels[index]
-    lm = load_model(args.weights)
+    split = split.subset(index)
+    images, labels = split.images, split.labels
     saved_acc = lm.meta.get("metrics", {}).get("PublicTest", {}).get("accuracy", float("nan"))
-    print(f"{len(images)} images from {args.data}; detector {args.model}; weights {args.weights} "
+    print(f"{len(images)} images ({pixels} pixels) from {args.data}; detector {args.model}; weights {args.weights} "
           f"(its PublicTest accuracy when saved: {saved_acc:.3f})")
 
     side = 48 * args.upscale
@@ -126,6 +137,16 @@ def main(argv: list[str] | None = None) -> None:
               f"| {paired_difference(correct, default[5])} | {pt:.4f} |")
     print(f"\ncurrent defaults: margin {crop.MARGIN}, offset {crop.OFFSET}; best in sweep: margin {best[1]}, "
           f"offset {best[2]}")
+    live = predict_probs(lm.model, crops(frames, dets, crop.MARGIN, crop.OFFSET), lm.mean, lm.std,
+                         torch.device("cpu")).argmax(1)
+    print(f"\nlive crops at the app's framing ({hit.sum()} detected faces):")
+    r = classification_report(y, live)
+    print(f"  FER2013 labels: accuracy {r['accuracy']:.4f}, macro-F1 {r['macro_f1']:.4f}")
+    voted = split.has_votes()[hit]
+    if voted.any():
+        r = classification_report(split.ferplus_majority()[hit][voted], live[voted])
+        print(f"  FER+ majority ({voted.sum()} with usable votes): accuracy {r['accuracy']:.4f}, "
+              f"macro-F1 {r['macro_f1']:.4f}")
 
 
 def paired_difference(correct: np.ndarray, reference: np.ndarray) -> str:

@@ -20,7 +20,7 @@ import torch
 
 from models.checkpoint import DEFAULT_WEIGHTS, load_model
 from models.device import cpu_has_bf16
-from models.quantize import int8_supported
+from models.quantize import has_int8_graph, int8_supported
 from realtime.analysis.classify import EmotionClassifier
 
 
@@ -100,7 +100,7 @@ def available_precisions(meta: dict) -> list[str]:
     out = ["fp32"]
     if cpu_has_bf16():
         out.append("bf16")
-    if "int8" in meta and meta["model_config"].get("arch") == "cnn" and int8_supported():
+    if "int8" in meta and has_int8_graph(meta["model_config"]) and int8_supported():
         out.append("int8")
     return out
 

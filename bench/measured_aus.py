@@ -1,7 +1,7 @@
-"""Measured AUs on real faces: alignment, valence/arousal quadrants, per-class AU heatmap, fusion.
+"""Measured AUs on real faces: alignment, valence/arousal quadrants, per-class AU heatmap.
 
     python -m bench.measured_aus --fer ../shared/datasets/fer2013 --wild ../shared/datasets/wild-dev \\
-        [--weights models/emotion_cnn.pth] [--fusion models/fusion_head.pth] [--out assets/readme]
+        [--weights models/emotion_cnn.pth] [--out assets/readme]
 
 FER2013 PublicTest goes through the live path (upscaled 4x on a canvas, BlazeFace, landmarker;
 train/face_mesh.py) and wild-dev through the app's photo path (bench/wild_dev.py). It prints:
@@ -10,9 +10,7 @@ train/face_mesh.py) and wild-dev through the app's photo path (bench/wild_dev.py
               and by the mesh, on the same faces (those both found), with the paired difference;
   quadrants   per true class, the mean (valence, arousal) from prototype AUs (the CNN's soft
               probabilities) and from measured AUs (the mesh, population baseline, as for photos),
-              and whether it lies in the class's circumplex quadrant;
-  fusion      with --fusion: the fusion head against the CNN alone, on every detected face (faces
-              without a mesh keep the CNN's answer, as in the app).
+              and whether it lies in the class's circumplex quadrant.
 
 and writes measured_aus_heatmap.png into --out: mean measured AU intensity per class on both
 sets beside the EMFACS prototype table.
@@ -147,7 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fer", type=Path, required=True, help="FER2013 root (its test/ folder holds PublicTest)")
     p.add_argument("--wild", type=Path, required=True, help="the wild-dev folder")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
-    p.add_argument("--fusion", type=Path, help="a fusion head from train/fusion.py to compare with the CNN alone")
     p.add_argument("--out", type=Path, default=Path("assets/readme"))
     args = p.parse_args(argv)
     torch.set_num_threads(2)
@@ -172,17 +169,6 @@ def main(argv: list[str] | None = None) -> None:
         shown = probs[crop.ALIGN_FROM]
         print_quadrants(name, y[mesh], shown[mesh], data["blendshapes"][mesh])
         heat[name] = (measured_intensities(data["blendshapes"][mesh]), y[mesh])
-        if args.fusion:
-            from models.fusion import load_fusion
-
-            head = load_fusion(args.fusion)
-            fused = shown.copy()
-            fused[mesh] = head.predict(shown[mesh], data["blendshapes"][mesh])
-            print(f"\nfusion on the {det.sum()} detected faces (faces without a mesh keep the CNN's answer):\n")
-            print("| classifier | accuracy | macro-F1 |\n|---|---:|---:|")
-            for label, pr in (("CNN alone", shown), (f"fusion ({args.fusion})", fused)):
-                r = classification_report(y[det], pr[det].argmax(1))
-                print(f"| {label} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} |")
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"\nwrote {plot_heatmap(heat, args.out)}")
 

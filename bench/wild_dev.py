@@ -3,6 +3,12 @@
     from bench.wild_dev import cached_wild_dev
     wild = cached_wild_dev("../shared/datasets/wild-dev")
 
+    python -m bench.wild_dev --data ../shared/datasets/wild-dev --weights models/emotion_cnn.pth [more.pth]
+
+As a command it scores checkpoints on every detected face, on the crop the app classifies
+(realtime.analysis.crop.ALIGN_FROM) and as the app's classifier runs it (int8 when the checkpoint
+has it, on x86): accuracy, macro-F1 and per-class recall.
+
 Each photo goes through what `run_webcam.py --source photo.jpg` runs: the tiled BlazeFace search,
 the landmarker in IMAGE mode on the detection, and 48x48 crops aligned both ways (BlazeFace's
 keypoints and the mesh's). Where a photo holds several faces the biggest is kept (these are
@@ -11,6 +17,7 @@ portrait crops). Used by bench/measured_aus.py and bench/crop_framing.py; never 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 from dataclasses import dataclass
@@ -83,3 +90,32 @@ def cached_wild_dev(root: str | os.PathLike, cache_dir: Path | None = None) -> W
     key.update(hashlib.sha1(LANDMARKER_PATH.read_bytes()).digest())
     cache = Path(cache_dir or default_cache_dir()) / f"wild-dev-{key.hexdigest()[:16]}.npz"
     return WildDev(labels, **cached_arrays(cache, lambda: run_pipeline(paths)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from models.checkpoint import DEFAULT_WEIGHTS
+    from realtime.analysis.classify import EmotionClassifier
+    from realtime.analysis.crop import ALIGN_FROM
+    from train.metrics import classification_report
+
+    p = argparse.ArgumentParser(description="Score checkpoints on the wild-dev photos, through the app's photo path.")
+    p.add_argument("--data", type=Path, required=True, help="the wild-dev folder (one subfolder per class)")
+    p.add_argument("--weights", nargs="+", default=[str(DEFAULT_WEIGHTS)])
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    wild = cached_wild_dev(args.data)
+    det = wild.detected
+    crops = wild.crops_mesh if ALIGN_FROM == "mesh" else wild.crops_detector
+    print(f"wild-dev: {len(det)} photos, {det.sum()} faces detected; crops aligned on the {ALIGN_FROM}'s keypoints")
+    print(f"| weights | precision | accuracy | macro-F1 | {' | '.join(f'{c} recall' for c in EMOTIONS)} |")
+    print("|---|---|---:|---:|" + "---:|" * len(EMOTIONS))
+    for weights in args.weights:
+        clf = EmotionClassifier(weights, "cpu", cpu_threads=args.threads)
+        probs = np.concatenate([clf.predict(crops[det][s:s + 256]) for s in range(0, int(det.sum()), 256)])
+        r = classification_report(wild.labels[det], probs.argmax(1))
+        recalls = " | ".join(f"{r['per_class'][c]['recall']:.3f}" for c in EMOTIONS)
+        print(f"| {weights} | {clf.precision} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {recalls} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,10 @@
 - `cnn`: a VGG-style network of four conv stages (48 -> 24 -> 12 -> 6 -> 3 pixels); the
   early, high-resolution stages stay narrow and the late ones wide, which keeps a forward
   pass cheap on a CPU while giving the network its capacity where faces are summarised.
+- `sepcnn`: the student for every CPU. The same four stages and head, but each 3x3 convolution
+  after the first is depthwise-separable (a 3x3 depthwise conv, then a 1x1 pointwise one), which
+  costs ~1/8 of a full 3x3 conv at these widths. Only Conv/BN/ReLU/MaxPool/Linear: BatchNorm
+  folds into the convolutions and every layer has an int8 kernel (models/quantize.py).
 - `cnn_rnn`: the earlier project's hybrid. The same first three stages, then the 6x6 feature
   map is read top to bottom as a sequence of six rows by a bidirectional GRU or LSTM.
 """
@@ -19,7 +23,7 @@ from models import EMOTIONS
 
 @dataclass
 class ModelConfig:
-    arch: str = "cnn"  # "cnn" or "cnn_rnn"
+    arch: str = "cnn"  # "cnn", "sepcnn" or "cnn_rnn"
     widths: tuple[int, ...] = (32, 64, 128, 256)
     convs_per_stage: tuple[int, ...] = (2, 2, 2, 2)
     hidden: int = 256  # classifier hidden units (cnn) or RNN hidden size per direction (cnn_rnn)
@@ -43,8 +47,15 @@ def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-def conv_stage(cin: int, cout: int, n: int) -> nn.Sequential:
-    layers = [conv_bn_relu(cin, cout)] + [conv_bn_relu(cout, cout) for _ in range(n - 1)]
+def separable_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    """3x3 depthwise then 1x1 pointwise, each with BatchNorm and ReLU (MobileNet v1's block)."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def conv_stage(cin: int, cout: int, n: int, block=conv_bn_relu) -> nn.Sequential:
+    layers = [block(cin, cout)] + [block(cout, cout) for _ in range(n - 1)]
     return nn.Sequential(*layers, nn.MaxPool2d(2))
 
 
@@ -56,8 +67,32 @@ class EmotionCNN(nn.Module):
         self.features = nn.Sequential(
             *[conv_stage(chans[i], chans[i + 1], cfg.convs_per_stage[i]) for i in range(len(cfg.widths))]
         )
-        side = 48 // 2 ** len(cfg.widths)
-        self.classifier = nn.Sequential(
+        self.classifier = classifier_head(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class EmotionSepCNN(nn.Module):
+    """A full 3x3 conv on the 1-channel input (a depthwise conv has nothing to mix there), then
+    depthwise-separable blocks in the same four stages as `cnn`, and the same head."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        chans = (cfg.widths[0], *cfg.widths)
+        self.stem = conv_bn_relu(1, cfg.widths[0])
+        self.features = nn.Sequential(*[conv_stage(chans[i], chans[i + 1], cfg.convs_per_stage[i], separable_bn_relu)
+                                        for i in range(len(cfg.widths))])
+        self.classifier = classifier_head(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(self.stem(x)))
+
+
+def classifier_head(cfg: ModelConfig) -> nn.Sequential:
+    side = 48 // 2 ** len(cfg.widths)
+    return nn.Sequential(
             nn.Flatten(),
             nn.Dropout(cfg.dropout),
             nn.Linear(cfg.widths[-1] * side * side, cfg.hidden),
@@ -66,9 +101,6 @@ class EmotionCNN(nn.Module):
             nn.Dropout(cfg.dropout),
             nn.Linear(cfg.hidden, cfg.num_classes),
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
 
 class EmotionCNNRNN(nn.Module):
@@ -93,7 +125,8 @@ class EmotionCNNRNN(nn.Module):
         return self.classifier(summary)
 
 
-ARCHITECTURES = {"cnn": EmotionCNN, "cnn_rnn": EmotionCNNRNN}
+ARCHITECTURES = {"cnn": EmotionCNN, "sepcnn": EmotionSepCNN, "cnn_rnn": EmotionCNNRNN}
+INT8_ARCHITECTURES = ("cnn", "sepcnn")  # conv/BN/ReLU graphs that torch.ao quantizes whole
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:

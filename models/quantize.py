@@ -28,8 +28,14 @@ from torch.ao.quantization import get_default_qconfig_mapping
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from models.checkpoint import CheckpointError, LoadedModel
+from models.emotion_cnn import INT8_ARCHITECTURES
 
 ENGINE = "x86"
+
+
+def has_int8_graph(model_config: dict) -> bool:
+    """Whether the architecture quantizes whole (conv/BN/ReLU/pool/linear); the RNN hybrid does not."""
+    return model_config.get("arch") in INT8_ARCHITECTURES
 
 
 def int8_supported() -> bool:
@@ -68,8 +74,9 @@ def quantize(model: nn.Module, calibration: torch.Tensor, batch_size: int = 256)
 def load_int8(loaded: LoadedModel, source: str = "checkpoint") -> nn.Module:
     """The checkpoint's int8 model; CheckpointError (one line) when it has none or it does not fit."""
     entry = loaded.meta.get("int8")
-    if loaded.meta["model_config"].get("arch") != "cnn":
-        raise CheckpointError(f"{source}: int8 is available for the cnn architecture only")
+    if not has_int8_graph(loaded.meta["model_config"]):
+        raise CheckpointError(f"{source}: int8 is available for the {' and '.join(INT8_ARCHITECTURES)} "
+                              "architectures only")
     if not isinstance(entry, dict) or "state_dict" not in entry:
         raise CheckpointError(f"{source}: has no int8 weights (add them with: python -m train.quantize "
                               f"--data <fer2013> --weights {source})")

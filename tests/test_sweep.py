@@ -17,7 +17,7 @@ def test_sweep_keeps_the_best_run_and_reports_a_failed_one(tiny_fer, tmp_path, c
                       "--run", f"broken={tiny} --widths 8,x"]) == 0
     printed = capsys.readouterr().out
     assert "broken: trial failed (exit 1): error: --widths takes positive whole numbers" in printed
-    assert "small: best selection accuracy" in printed and "wider: best selection accuracy" in printed
+    assert "small: best selection macro-F1" in printed and "wider: best selection macro-F1" in printed
     for name in ("small", "wider"):
         assert (out / name / "best.pth").is_file() and not (out / name / "trial").exists()
         # A budget shorter than one epoch still trains one.
@@ -27,6 +27,6 @@ def test_sweep_keeps_the_best_run_and_reports_a_failed_one(tiny_fer, tmp_path, c
 
 
 def test_run_specs_are_checked():
-    assert sweep.parse_run('vgg=--widths 64,128 --mixup 0.2').args == ["--widths", "64,128", "--mixup", "0.2"]
+    assert sweep.parse_run('vgg=--widths 64,128 --gamma 0.2').args == ["--widths", "64,128", "--gamma", "0.2"]
     with pytest.raises(Exception, match="NAME="):
         sweep.parse_run("--widths 64,128")

@@ -54,11 +54,11 @@ def test_fine_tune_from_checkpoint_with_face_crops(tiny_fer, tiny_checkpoint, tm
     out = tmp_path / "tuned"
     # TINY's widths are for a new model; --init takes its architecture from the checkpoint.
     assert train.cli(["--data", str(tiny_fer), "--out", str(out), "--epochs", "1", "--init", str(tiny_checkpoint),
-                      "--face-crops", "0.5", "--framing-jitter", "0.1", "0.06", "--cache-dir", str(tmp_path / "c"),
+                      "--face-crops", "0.5", "--cache-dir", str(tmp_path / "c"),
                       "--widths", "16,16,16,16", *TINY[2:]]) == 0
     start, tuned = read_checkpoint(tiny_checkpoint), read_checkpoint(out / "best.pth")
     assert tuned["model_config"] == start["model_config"] and tuned["input"] == start["input"]
-    assert tuned["training"]["args"]["face_crops"] == 0.5 and tuned["training"]["args"]["framing_jitter"] == [0.1, 0.06]
+    assert tuned["training"]["args"]["face_crops"] == 0.5
     live = json.loads((out / "history.json").read_text())[0]["val_live_acc"]
     if live is None:  # the drawn stand-in images (no ../shared) hold no face to find
         assert "PublicTest live crops" not in tuned["metrics"]
@@ -138,12 +138,6 @@ def test_evaluate_scores_an_ensemble_as_the_mean_of_probabilities(tiny_fer, tiny
     assert any(not np.array_equal(expected, s) for s in singles)  # the two models differ, so this tests the mean
 
 
-def test_framing_jitter_needs_face_crops(tiny_fer, tmp_path):
-    with pytest.raises(SystemExit, match="--framing-jitter needs --face-crops"):
-        train.cli(["--data", str(tiny_fer), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
-                   "--framing-jitter", "0.1", "0", *TINY])
-
-
 @pytest.mark.parametrize(("widths", "convs", "message"), [
     ("8,x", "1,1", "--widths takes positive whole numbers"),
     ("8,16", "1,0", "--convs takes positive whole numbers"),
@@ -152,51 +146,6 @@ def test_framing_jitter_needs_face_crops(tiny_fer, tmp_path):
 def test_malformed_architecture_is_one_line_error(tmp_path, widths, convs, message):
     with pytest.raises(SystemExit, match=message):
         train.cli(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--widths", widths, "--convs", convs])
-
-
-def test_swa_run_selects_averaged_weights_and_resumes_exactly(tiny_fer, tmp_path, monkeypatch):
-    def args(out):
-        return ["--data", str(tiny_fer), "--out", str(out), "--epochs", "3", "--swa-epochs", "2", "--swa-lr", "0.02",
-                "--cache-dir", str(tmp_path / "c"), *TINY]
-
-    assert train.cli(args(tmp_path / "whole")) == 0
-    history = json.loads((tmp_path / "whole" / "history.json").read_text())
-    assert [h["epochs_averaged"] for h in history] == [0, 1, 2]
-    assert history[0]["val_acc_last_weights"] is None and 0 <= history[2]["val_acc_last_weights"] <= 1
-    last = torch.load(tmp_path / "whole" / "last.pth", weights_only=True)
-    assert last["swa"]["count"] == 2
-    assert last["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.02)  # flat at --swa-lr
-
-    # Ctrl-C while epoch 3 is scored (epoch 2's last.pth is written by then), then --resume.
-    scored = []
-
-    def interrupt_third(probs, labels):
-        scored.append(1)
-        if len(scored) == 3:
-            raise KeyboardInterrupt
-        return evaluation_loss(probs, labels)
-    evaluation_loss = train.evaluation_loss
-    monkeypatch.setattr(train, "evaluation_loss", interrupt_third)
-    assert train.cli(args(tmp_path / "split")) == 130
-    assert torch.load(tmp_path / "split" / "last.pth", weights_only=True)["epoch"] == 2
-    monkeypatch.undo()
-    assert train.cli(args(tmp_path / "split") + ["--resume"]) == 0
-    resumed = torch.load(tmp_path / "split" / "last.pth", weights_only=True)
-    for name, weight in last["model"].items():  # dropout's generator is restored too
-        assert torch.equal(weight, resumed["model"][name]), name
-    for name, mean in last["swa"]["mean"].items():
-        assert torch.equal(mean, resumed["swa"]["mean"][name]), name
-
-    best = read_checkpoint(tmp_path / "whole" / "best.pth")
-    best_epoch = best["training"]["epoch"]
-    averaged = history[best_epoch - 1]["epochs_averaged"]
-    assert best["training"]["swa"] == ({"epochs_averaged": averaged, "lr": 0.02} if averaged else None)
-
-
-def test_swa_epochs_beyond_the_run_is_one_line_error(tiny_fer, tmp_path):
-    with pytest.raises(SystemExit, match="--swa-epochs must be between 0 and --epochs"):
-        train.cli(["--data", str(tiny_fer), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"),
-                   "--epochs", "2", "--swa-epochs", "3", *TINY])
 
 
 def test_calibration_report_measures_the_confidence_gap():

@@ -1,9 +1,8 @@
 """Batched augmentation on uint8 image tensors already in memory.
 
 One affine warp (rotation, scale, shift, flip) for the whole batch through `affine_grid` /
-`grid_sample`, then photometric jitter and random erasing, all as tensor ops: a per-image
-PIL pipeline would starve two CPU cores. Optionally, mixup or CutMix blends each batch with a
-shuffled copy of itself (`mix_batch`), which the loss then has to follow.
+`grid_sample`, then photometric jitter (gamma, contrast, brightness) and random erasing, all as
+tensor ops: a per-image PIL pipeline would starve two CPU cores.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -24,6 +22,7 @@ class AugmentConfig:
     flip_prob: float = 0.5
     brightness: float = 0.25  # additive, in [0, 1] pixel units
     contrast: float = 0.25  # multiplicative, around the image mean
+    gamma: float = 0.0  # pixel ** g with log(g) uniform in [-gamma, gamma]: a camera's tone curve, exposure
     erase_prob: float = 0.5
     erase_area: tuple[float, float] = (0.02, 0.15)
 
@@ -59,6 +58,9 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generato
     # Border padding repeats edge pixels: black wedges would be a cue no real crop has.
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
+    if cfg.gamma > 0:
+        g = torch.exp(uniform(-cfg.gamma, cfg.gamma)).view(b, 1, 1, 1)
+        out = out.clamp(1e-4, 1).pow(g)
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
     contrast = uniform(1 - cfg.contrast, 1 + cfg.contrast).view(b, 1, 1, 1)
     brightness = uniform(-cfg.brightness, cfg.brightness).view(b, 1, 1, 1)
@@ -85,46 +87,3 @@ def random_erase(x: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator
             & (cols >= left.view(b, 1, 1)) & (cols < (left + ew).view(b, 1, 1)) & chosen.view(b, 1, 1))
     noise = torch.rand(x.shape, generator=generator)
     return torch.where(mask.unsqueeze(1).to(x.device), noise.to(x.device), x)
-
-
-@dataclass(frozen=True)
-class BatchMix:
-    """A batch blended with a shuffled copy of itself: image i keeps a share lam of itself and
-    takes 1 - lam from image partner[i], so its target is the same blend of the two labels."""
-
-    partner: torch.Tensor  # [B] indices into the batch
-    lam: float
-
-    def blend_log_probs(self, log_probs: torch.Tensor) -> torch.Tensor:
-        """Log of the blended distributions, for soft targets given as log-probabilities [B, C]."""
-        own = torch.log(torch.tensor(self.lam))
-        other = torch.log(torch.tensor(1.0 - self.lam))
-        return torch.logaddexp(log_probs + own, log_probs[self.partner] + other)
-
-
-def mix_batch(x: torch.Tensor, mixup_alpha: float, cutmix_alpha: float,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, BatchMix]:
-    """Mixup (Zhang et al. 2018: a weighted sum of two faces) or CutMix (Yun et al. 2019: a
-    rectangle of one face pasted into another), half the batches each when both alphas are set.
-
-    lam ~ Beta(alpha, alpha), one draw per batch; for CutMix it is then set to the share of
-    pixels actually kept, since the rectangle is clipped at the image border.
-    """
-    if mixup_alpha <= 0 and cutmix_alpha <= 0:
-        raise ValueError("mix_batch needs a positive mixup or cutmix alpha")
-    b, _, h, w = x.shape
-    # numpy's Beta sampler, seeded from the torch generator so that --resume replays the same draws
-    rng = np.random.default_rng(int(torch.randint(2 ** 62, (1,), generator=generator)))
-    use_cutmix = cutmix_alpha > 0 and (mixup_alpha <= 0 or rng.random() < 0.5)
-    partner = torch.randperm(b, generator=generator)
-    alpha = cutmix_alpha if use_cutmix else mixup_alpha
-    lam = float(rng.beta(alpha, alpha))
-    if not use_cutmix:
-        return lam * x + (1 - lam) * x[partner], BatchMix(partner, lam)
-    cut_h, cut_w = round(h * math.sqrt(1 - lam)), round(w * math.sqrt(1 - lam))
-    cy, cx = int(rng.integers(h)), int(rng.integers(w))
-    top, bottom = max(cy - cut_h // 2, 0), min(cy + (cut_h + 1) // 2, h)
-    left, right = max(cx - cut_w // 2, 0), min(cx + (cut_w + 1) // 2, w)
-    out = x.clone()
-    out[:, :, top:bottom, left:right] = x[partner, :, top:bottom, left:right]
-    return out, BatchMix(partner, 1.0 - (bottom - top) * (right - left) / (h * w))

@@ -2,6 +2,10 @@
 into a uint8 cache so that training epochs never touch JPEGs again.
 
 Everything here returns plain numpy: `Split(images uint8 [N,48,48], labels int64 [N], paths)`.
+
+Two files beside the Kaggle layout add what FER2013's folders lack (../shared/datasets/fer2013/README.md):
+`ferplus_votes.csv`, Microsoft's FER+ ten-annotator votes (`with_votes`), and `original_pixels.npz`,
+the pixels before histogram equalisation (`with_original_pixels`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import csv
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -25,6 +29,15 @@ SIZE = 48
 CSV_LABEL_TO_NAME = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPLIT_PREFIXES = ("Training", "PublicTest", "PrivateTest")
 CACHE_VERSION = 1
+VOTES_FILE = "ferplus_votes.csv"
+ORIGINALS_FILE = "original_pixels.npz"
+# FER+ vote columns, and the project's class each of the first seven counts for. contempt (not one of
+# the seven), unknown (the annotator could not tell) and NF (not a face) count for none.
+FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+                   "contempt", "unknown", "NF")
+FERPLUS_TO_EMOTION = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
+                      "anger": "angry", "disgust": "disgust", "fear": "fear"}
+PIXELS = ("equalised", "original")
 
 
 class DataError(UserError):
@@ -34,8 +47,9 @@ class DataError(UserError):
 @dataclass
 class Split:
     images: np.ndarray  # uint8 [N, 48, 48]
-    labels: np.ndarray  # int64 [N], indices into EMOTIONS
+    labels: np.ndarray  # int64 [N], indices into EMOTIONS (FER2013's own label: the class folder)
     paths: list[str] = field(default_factory=list)
+    votes: np.ndarray | None = None  # float32 [N, 7]: FER+ vote shares over EMOTIONS; all 0 = no usable votes
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -45,7 +59,17 @@ class Split:
         return {name: int(c) for name, c in zip(EMOTIONS, counts, strict=True)}
 
     def subset(self, index: np.ndarray) -> Split:
-        return Split(self.images[index], self.labels[index], [self.paths[i] for i in index])
+        votes = None if self.votes is None else self.votes[index]
+        return Split(self.images[index], self.labels[index], [self.paths[i] for i in index], votes)
+
+    def has_votes(self) -> np.ndarray:
+        """bool [N]: the images with a usable FER+ vote distribution."""
+        return np.zeros(len(self), bool) if self.votes is None else self.votes.sum(1) > 0
+
+    def ferplus_majority(self) -> np.ndarray:
+        """int64 [N]: the most-voted of the seven classes (ties: the first in EMOTIONS); -1 without votes."""
+        return np.where(self.has_votes(), self.votes.argmax(1), -1) if self.votes is not None \
+            else np.full(len(self), -1)
 
 
 @dataclass
@@ -185,7 +209,8 @@ def load_source(source: str | os.PathLike, report: LoadReport | None = None) -> 
 
 
 def _concat(a: Split, b: Split) -> Split:
-    return Split(np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]), a.paths + b.paths)
+    votes = None if a.votes is None or b.votes is None else np.concatenate([a.votes, b.votes])
+    return Split(np.concatenate([a.images, b.images]), np.concatenate([a.labels, b.labels]), a.paths + b.paths, votes)
 
 
 def source_fingerprint(source: Path) -> str:
@@ -252,3 +277,77 @@ def _read_cache(path: Path) -> dict[str, Split]:
     with np.load(path) as z:
         names = sorted({k.split("/")[0] for k in z.files})
         return {n: Split(z[f"{n}/images"], z[f"{n}/labels"], z[f"{n}/paths"].tolist()) for n in names}
+
+
+def relative_key(path: str) -> str:
+    """'.../fer2013/train/angry/Training_1.jpg' -> 'train/angry/Training_1.jpg', the key of both side files."""
+    return "/".join(Path(path).parts[-3:])
+
+
+def side_file(data: str | os.PathLike, name: str) -> Path:
+    """`name` in the dataset root: `data` itself or, for data = the root's train/ or test/, its parent."""
+    root = Path(data).resolve()
+    for folder in (root, root.parent):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"{root}: no {name} there or in its parent folder")
+
+
+def vote_distribution(counts: np.ndarray) -> np.ndarray:
+    """FER+ vote counts [N, 10] (FERPLUS_COLUMNS order) -> shares over EMOTIONS [N, 7], float32.
+
+    As in the FER+ paper's code (Barsoum et al. 2016, ferplus.py), a class with a single vote is
+    an outlier and dropped. An image whose most-voted category (after that) is not a face, unknown
+    or contempt, ties included, has no right answer among the seven classes: its row is all zero
+    (left out of training on votes and of the FER+ majority). Otherwise the seven classes' votes,
+    renormalised, are the target; the other three categories' remaining votes are discarded.
+    """
+    counts = np.where(counts <= 1, 0, counts).astype(np.float32)
+    top = counts.max(1, keepdims=True)
+    seven = counts[:, :7]
+    usable = (top[:, 0] > 0) & (counts[:, 7:] < top).all(1)
+    order = [FERPLUS_COLUMNS.index(col) for col in (next(k for k, v in FERPLUS_TO_EMOTION.items() if v == e)
+                                                    for e in EMOTIONS)]
+    shares = seven[:, order] / np.maximum(seven.sum(1, keepdims=True), 1)
+    return np.where(usable[:, None], shares, 0).astype(np.float32)
+
+
+def read_votes(path: Path) -> dict[str, np.ndarray]:
+    """relative image path -> its vote shares over EMOTIONS (all zero when unusable)."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"path", *FERPLUS_COLUMNS} - set(reader.fieldnames or [])
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        rows = list(reader)
+    try:
+        counts = np.array([[int(r[c]) for c in FERPLUS_COLUMNS] for r in rows])
+    except ValueError as e:
+        raise DataError(f"{path}: a vote count is not a whole number ({e})") from None
+    shares = vote_distribution(counts.reshape(-1, len(FERPLUS_COLUMNS)))
+    return {r["path"]: s for r, s in zip(rows, shares, strict=True)}
+
+
+def with_votes(splits: dict[str, Split], data: str | os.PathLike) -> dict[str, Split]:
+    """Each split with its FER+ vote shares (`Split.votes`); an image absent from the file has none."""
+    votes = read_votes(side_file(data, VOTES_FILE))
+    none = np.zeros(len(EMOTIONS), np.float32)
+    return {name: replace(s, votes=np.stack([votes.get(relative_key(p), none) for p in s.paths])
+                          if len(s) else np.zeros((0, len(EMOTIONS)), np.float32))
+            for name, s in splits.items()}
+
+
+def with_original_pixels(splits: dict[str, Split], data: str | os.PathLike) -> tuple[dict[str, Split], int]:
+    """Each split with FER2013's original (un-equalised) pixels, and how many images were left out for
+    having no known original (159 of this copy's, 12 of them blank: no stand-in would be faithful)."""
+    with np.load(side_file(data, ORIGINALS_FILE)) as z:
+        index = {p: i for i, p in enumerate(z["path"].tolist())}
+        pixels = z["pixels"]
+    out, dropped = {}, 0
+    for name, s in splits.items():
+        rows = np.array([index.get(relative_key(p), -1) for p in s.paths], dtype=np.int64)
+        keep = np.flatnonzero(rows >= 0)
+        dropped += len(s) - len(keep)
+        kept = s.subset(keep)
+        out[name] = replace(kept, images=pixels[rows[keep]])
+    return out, dropped

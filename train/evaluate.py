@@ -6,6 +6,11 @@ Prints accuracy, macro-F1, calibration (ECE, NLL), per-class precision/recall/F1
 matrix, writes them as JSON, and saves a confusion-matrix PNG. Several --weights score their ensemble (the mean
 of their probabilities). When the data mixes FER2013 splits
 (PublicTest_* and PrivateTest_* files), each split is also reported on its own.
+
+Two label sets: FER2013's own (the class folders), and, when `ferplus_votes.csv` lies beside the
+data, the FER+ majority of ten annotators (on the images with usable votes; train/data.py), reported
+under "ferplus" with its own confusion matrix (`<png>` with `_ferplus` added). The model sees the
+pixels it was trained on (--pixels auto): the equalised JPEGs, or FER2013's original pixels.
 """
 
 from __future__ import annotations
@@ -23,7 +28,17 @@ from errors import UserError
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, load_model
 from models.quantize import load_int8
-from train.data import DataError, LoadReport, load
+from train.data import (
+    PIXELS,
+    VOTES_FILE,
+    DataError,
+    LoadReport,
+    Split,
+    load,
+    side_file,
+    with_original_pixels,
+    with_votes,
+)
 from train.metrics import calibration_report, classification_report
 from train.predict import predict_probs
 from train.train import pick_device
@@ -43,6 +58,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true",
                    help="score the checkpoint's int8 model (what the app runs on x86 CPUs)")
     p.add_argument("--split", help="evaluate only this split (e.g. PublicTest, PrivateTest, Training)")
+    p.add_argument("--pixels", default="auto", choices=["auto", *PIXELS],
+                   help="the images' pixels: auto = those the (first) checkpoint was trained on")
+    p.add_argument("--prior-adjust", type=float, default=0.0, metavar="TAU",
+                   help="divide the probabilities by the checkpoint's training prior ** TAU (logit adjustment, "
+                        "post hoc; train.prior folds it into the weights for the app)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--cache-dir", type=Path, default=None)
     return p
@@ -83,16 +103,46 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def adjust_for_prior(probs: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarray:
+    """p(c|x) / prior(c)^tau, renormalised: the same as subtracting tau * log prior from the logits."""
+    if not tau:
+        return probs
+    p = probs / np.asarray(prior, dtype=np.float64) ** tau
+    return p / p.sum(1, keepdims=True)
+
+
+def training_prior(meta: dict, source: str) -> np.ndarray:
+    prior = meta.get("training", {}).get("prior")
+    if not prior:
+        raise CheckpointError(f"{source}: no training prior recorded (trained before train.train stored it)")
+    return np.array([prior[c] for c in EMOTIONS])
+
+
+def with_votes_if_present(splits: dict[str, Split], data) -> dict[str, Split]:
+    try:
+        side_file(data, VOTES_FILE)
+    except DataError:
+        return splits
+    return with_votes(splits, data)
+
+
 def evaluate(args: argparse.Namespace) -> dict:
     device = torch.device("cpu") if args.int8 else pick_device(args.device)
     models = []
     for path in args.weights:
         loaded = load_model(path, device)
-        models.append((load_int8(loaded, str(path)) if args.int8 else loaded.model, loaded.mean, loaded.std))
+        prior = training_prior(loaded.meta, str(path)) if args.prior_adjust else None
+        models.append((load_int8(loaded, str(path)) if args.int8 else loaded.model, loaded.mean, loaded.std, prior))
+        if len(models) == 1:
+            first_meta = loaded.meta
+    pixels = first_meta.get("training", {}).get("pixels", "equalised") if args.pixels == "auto" else args.pixels
     report = LoadReport()
-    splits = load(args.data, args.cache_dir, report)
+    splits = with_votes_if_present(load(args.data, args.cache_dir, report), args.data)
     for line in report.lines():
         print(f"data: {line}")
+    if pixels == "original":
+        splits, dropped = with_original_pixels(splits, args.data)
+        print(f"data: original pixels ({dropped} image(s) without one left out)")
     if args.split:
         if args.split not in splits:
             raise DataError(f"{args.data}: no '{args.split}' images (found: {', '.join(splits) or 'none'})")
@@ -105,25 +155,38 @@ def evaluate(args: argparse.Namespace) -> dict:
     preds = {}
     for name in names:
         s = splits[name]
-        probs = sum(predict_probs(model, s.images, mean, std, device, tta=args.tta, autocast=not args.int8)
-                    for model, mean, std in models) / len(models)
-        preds[name] = (s.labels, probs)
+        probs = sum(adjust_for_prior(predict_probs(model, s.images, mean, std, device, tta=args.tta,
+                                                   autocast=not args.int8), prior, args.prior_adjust)
+                    for model, mean, std, prior in models) / len(models)
+        preds[name] = (s, probs)
     seconds = time.perf_counter() - t0
 
-    y_true = np.concatenate([preds[n][0] for n in names])
-    probs = np.concatenate([preds[n][1] for n in names])
-    result = classification_report(y_true, probs.argmax(1))
-    result["calibration"] = calibration_report(y_true, probs)
+    def scores(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+        y = np.concatenate([p[0] for p in pairs])
+        pr = np.concatenate([p[1] for p in pairs])
+        return {**classification_report(y, pr.argmax(1)), "calibration": calibration_report(y, pr)}
+
+    def ferplus(s: Split, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        voted = s.has_votes()
+        return s.ferplus_majority()[voted], p[voted]
+
+    result = scores([(s.labels, p) for s, p in preds.values()])
+    result["labels"] = "FER2013 (class folders)"
     weights = str(args.weights[0]) if len(args.weights) == 1 else [str(w) for w in args.weights]
     result.update({"data": str(args.data), "weights": weights, "tta": bool(args.tta), "int8": args.int8,
-                   "seconds": round(seconds, 2)})
+                   "pixels": pixels, "prior_adjust": args.prior_adjust, "seconds": round(seconds, 2)})
+    has_votes = any(s.has_votes().any() for s, _ in preds.values())
+    if has_votes:
+        result["ferplus"] = {**scores([ferplus(s, p) for s, p in preds.values()]), "labels": "FER+ majority"}
     if len(names) > 1:
-        result["splits"] = {n: {**classification_report(y, p.argmax(1)), "calibration": calibration_report(y, p)}
-                            for n, (y, p) in preds.items()}
+        result["splits"] = {n: scores([(s.labels, p)]) for n, (s, p) in preds.items()}
     label = "+".join(names) + (" (TTA)" if args.tta else "") + (" int8" if args.int8 else "")
+    label += f", {pixels} pixels" + (f", prior adjusted (tau {args.prior_adjust:g})" if args.prior_adjust else "")
     if len(models) > 1:
         label += f", ensemble of {len(models)}"
-    print(format_report(label, result))
+    print(format_report(f"{label}, FER2013 labels", result))
+    if has_votes:
+        print(format_report(f"{label}, FER+ majority", result["ferplus"]))
     for n, r in result.get("splits", {}).items():
         print(format_report(n, r))
 
@@ -132,9 +195,15 @@ def evaluate(args: argparse.Namespace) -> dict:
         args.json.write_text(json.dumps(result, indent=1))
     png = args.png or (args.json.with_name(args.json.stem + "_confusion.png") if args.json
                        else Path("confusion_matrix.png"))
-    plot_confusion(np.array(result["confusion_matrix"]),
-                   png, f"{label}: accuracy {100 * result['accuracy']:.1f}%, macro-F1 {result['macro_f1']:.3f}")
+    plot_confusion(np.array(result["confusion_matrix"]), png,
+                   f"FER2013 labels: accuracy {100 * result['accuracy']:.1f}%, macro-F1 {result['macro_f1']:.3f}")
     print(f"wrote {png}" + (f" and {args.json}" if args.json else ""))
+    if has_votes:
+        fp = result["ferplus"]
+        png = png.with_name(png.stem + "_ferplus" + png.suffix)
+        plot_confusion(np.array(fp["confusion_matrix"]), png,
+                       f"FER+ majority: accuracy {100 * fp['accuracy']:.1f}%, macro-F1 {fp['macro_f1']:.3f}")
+        print(f"wrote {png}")
     return result
 
 

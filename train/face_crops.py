@@ -6,8 +6,7 @@ FER2013's own framings loses 2-3 points on such crops (bench/README.md, "Crop fr
 `train.train --face-crops P` trains on them too.
 
 The detections are cached beside the decoded dataset, keyed by the images and the detector
-setup; crops are cut from them on demand, at the app's framing or at a different one per image
-(`--framing-jitter`), which costs ~0.1 ms per face.
+setup; crops are cut from them on demand at the app's framing, which costs ~0.1 ms per face.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Each image goes the live path of train/face_crops.py (upscaled 4x on a grey canvas, detected by
 BlazeFace), then through realtime.analysis.landmarks on that detection, as the app runs it on a photo.
-Used to calibrate the measured AUs (mappings/calibrate_measured.py), to train the fusion head
-(train/fusion.py) and to compare mesh and BlazeFace alignment (bench/crop_framing.py).
+Used to calibrate the measured AUs (mappings/calibrate_measured.py) and to compare mesh and
+BlazeFace alignment (bench/crop_framing.py).
 
     python -m train.face_mesh --data ../shared/datasets/fer2013     # fills the cache, prints hit rates
 """

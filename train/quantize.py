@@ -19,7 +19,8 @@ import torch
 
 from errors import UserError
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, write_checkpoint
-from models.quantize import ENGINE, int8_supported, quantize
+from models.emotion_cnn import INT8_ARCHITECTURES
+from models.quantize import ENGINE, has_int8_graph, int8_supported, quantize
 from train.augment import normalize
 from train.data import DataError, LoadReport, load
 from train.metrics import classification_report
@@ -45,8 +46,9 @@ def run(args: argparse.Namespace) -> dict:
         raise CheckpointError(f"int8 needs an x86-64 CPU with the '{ENGINE}' quantized engine")
     cpu = torch.device("cpu")
     loaded = load_model(args.weights, cpu)
-    if loaded.meta["model_config"].get("arch") != "cnn":
-        raise CheckpointError(f"{args.weights}: int8 is available for the cnn architecture only")
+    if not has_int8_graph(loaded.meta["model_config"]):
+        raise CheckpointError(f"{args.weights}: int8 is available for the {' and '.join(INT8_ARCHITECTURES)} "
+                              "architectures only")
     splits = load(args.data, args.cache_dir, LoadReport())
     if "Training" not in splits:
         raise DataError(f"{args.data}: no Training images to calibrate on")

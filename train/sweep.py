@@ -2,13 +2,14 @@
 
     python -m train.sweep --data ../shared/datasets/fer2013 --out runs/sweep --minutes 60 --device cuda \\
         --run vgg="--widths 64,128,256,512 --convs 2,2,2,2 --hidden 512 --dropout 0.3" \\
-        --run vgg_mix="--widths 64,128,256,512 --convs 2,2,2,2 --hidden 512 --dropout 0.3 --mixup 0.2"
+        --run vgg_votes="--widths 64,128,256,512 --convs 2,2,2,2 --hidden 512 --dropout 0.3 --labels votes"
 
 Made for a GPU, which one run of a 48x48 net leaves mostly idle: the runs are train.train
 processes working at the same time. A cosine schedule needs its length up front, so each run
 first trains a short trial, all of them at once, to time an epoch under that shared load; each
 real run then gets as many epochs as fit in --minutes. The end prints every run's best
-selection accuracy and copies the best checkpoint to <out>/best.pth.
+selection macro-F1 (the score train.train selects on) and copies the best checkpoint to <out>/best.pth.
+Runs on different --labels select against different label sets, so compare those with train.evaluate.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def best_of(history_path: Path) -> dict | None:
     if not history_path.is_file():
         return None
     history = json.loads(history_path.read_text())
-    return max(history, key=lambda h: h["val_acc"]) if history else None
+    return max(history, key=lambda h: h["val_macro_f1"]) if history else None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -123,14 +124,14 @@ def main(args: argparse.Namespace) -> int:
         if best is None:
             print(f"{run.name}: no finished epoch{status}")
             continue
-        results.append((best["val_acc"], best["val_macro_f1"], run.name))  # ties go to the better macro-F1
-        print(f"{run.name}: best selection accuracy {100 * best['val_acc']:.2f}% (macro-F1 "
-              f"{best['val_macro_f1']:.4f}) at epoch {best['epoch']} of {epochs[run.name]}{status}")
+        results.append((best["val_macro_f1"], best["val_acc"], run.name))  # ties go to the better accuracy
+        print(f"{run.name}: best selection macro-F1 {best['val_macro_f1']:.4f} (accuracy "
+              f"{100 * best['val_acc']:.2f}%) at epoch {best['epoch']} of {epochs[run.name]}{status}")
     if not results:
         return 1
-    acc, _, name = max(results)
+    f1, _, name = max(results)
     shutil.copy(args.out / name / "best.pth", args.out / "best.pth")
-    print(f"best: {name} ({100 * acc:.2f}%), copied to {args.out / 'best.pth'}")
+    print(f"best: {name} (macro-F1 {f1:.4f}), copied to {args.out / 'best.pth'}")
     return 0
 
 

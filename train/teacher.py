@@ -46,15 +46,19 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def soft_targets(paths: list[str | os.PathLike], images: np.ndarray, device: torch.device) -> SoftTargets:
-    """Mean teacher probabilities for uint8 images [N, 48, 48]; CheckpointError if a teacher is unusable."""
+def soft_targets(paths: list[str | os.PathLike], images: dict[str, np.ndarray], device: torch.device) -> SoftTargets:
+    """Mean teacher probabilities over the same faces, given as uint8 [N, 48, 48] under each pixel kind
+    at hand ("equalised", "original"): each teacher sees the kind it was trained on when it is there
+    (else the first kind given). CheckpointError if a teacher is unusable."""
     if not paths:
         raise ValueError("no teacher checkpoints given")
     total = None
     teachers = []
     for path in paths:
         loaded = load_model(path, device=device)
-        probs = predict_probs(loaded.model, images, loaded.mean, loaded.std, device)
+        kind = loaded.meta.get("training", {}).get("pixels", "equalised")
+        faces = images.get(kind, next(iter(images.values())))
+        probs = predict_probs(loaded.model, faces, loaded.mean, loaded.std, device)
         total = probs if total is None else total + probs
         accuracy = next((m.get("accuracy") for m in loaded.meta.get("metrics", {}).values()
                          if isinstance(m, dict) and "accuracy" in m), None)

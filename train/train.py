@@ -2,10 +2,18 @@
 
     python -m train.train --data ../shared/datasets/fer2013 --out runs/cnn --epochs 60
     python -m train.train --data ../shared/datasets/fer2013 --out runs/cnn --epochs 60 --resume
+    python -m train.train --data ../shared/datasets/fer2013 --out runs/s --labels votes --pixels original
 
 Every epoch writes `<out>/last.pth` (the exact training state, for --resume), and whenever
 the selection split (PublicTest) improves, `<out>/best.pth` in the shipping format
 (models/checkpoint.py). `<out>/history.json` and `<out>/curves.png` track loss and accuracy.
+
+Targets (--labels): FER2013's own labels (the class folders), the FER+ vote shares (the FER+
+paper's "probability" mode: cross-entropy against the ten annotators' distribution; train/data.py
+says how contempt, unknown and not-a-face are handled), or a mix of the two. Pixels (--pixels):
+the dataset's histogram-equalised JPEGs or FER2013's original pixels. The training prior of the
+targets is stored in the checkpoint, so that `train.prior` can take it out of the logits
+(logit adjustment, Menon et al. 2021).
 """
 
 from __future__ import annotations
@@ -21,31 +29,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from errors import UserError
 from models import EMOTIONS
 from models.checkpoint import load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
-from models.emotion_cnn import ModelConfig, build_model
-from realtime.analysis import crop
-from train.augment import AugmentConfig, BatchMix, augment_batch, mix_batch
-from train.data import DataError, LoadReport, Split, load
+from models.emotion_cnn import ARCHITECTURES, ModelConfig, build_model
+from train.augment import AugmentConfig, augment_batch
+from train.data import PIXELS, DataError, LoadReport, Split, load, with_original_pixels, with_votes
 from train.face_crops import FaceDetections, cached_detections, crop_detected
+from train.frozen import cached_features, head_probs
 from train.metrics import classification_report
 from train.predict import predict_probs
-from train.swa import WeightAverage
 from train.teacher import check_teacher_files, distillation_loss, soft_targets
 
 SELECTION_SPLITS = ("PublicTest", "test")
+LABELS = ("fer2013", "votes", "mix")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Train the FER2013 expression classifier.")
     p.add_argument("--data", required=True, help="fer2013.csv, or a folder holding train/ and test/")
     p.add_argument("--out", default="runs/cnn", help="run folder for checkpoints, history and curves")
-    p.add_argument("--arch", default="cnn", choices=["cnn", "cnn_rnn"])
+    p.add_argument("--arch", default="cnn", choices=list(ARCHITECTURES))
     p.add_argument("--widths", default="32,64,128,256", help="channels per conv stage")
     p.add_argument("--convs", default="1,2,3,3", help="conv layers per stage")
     p.add_argument("--hidden", type=int, default=256)
@@ -59,13 +67,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weight-power", type=float, default=0.3,
                    help="loss weight per class = count^-power (0 = unweighted); lifts rare 'disgust'")
-    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
-                   help="mixup: blend batches of faces with Beta(ALPHA, ALPHA) weights (0 = off; 0.2-0.4 is usual)")
-    p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA",
-                   help="CutMix: paste a rectangle of another face, area share from Beta(ALPHA, ALPHA) (0 = off); "
-                        "with --mixup too, each mixed batch uses one of the two at random")
-    p.add_argument("--mix-prob", type=float, default=1.0, metavar="P",
-                   help="share of batches that --mixup/--cutmix blend (the rest train on plain faces)")
+    p.add_argument("--labels", default="fer2013", choices=LABELS,
+                   help="targets: FER2013's class folders, the FER+ vote shares (ferplus_votes.csv beside the "
+                        "data; images without usable votes are left out), or --mix-weight of the votes and the "
+                        "rest FER2013's label")
+    p.add_argument("--mix-weight", type=float, default=0.5, help="with --labels mix: the votes' share of the target")
+    p.add_argument("--pixels", default="equalised", choices=PIXELS,
+                   help="the dataset's histogram-equalised JPEGs, or FER2013's original pixels "
+                        "(original_pixels.npz beside the data; the 159 images without one are left out)")
+    p.add_argument("--gamma", type=float, default=0.0,
+                   help="photometric augmentation: gamma drawn log-uniformly in [e^-G, e^G] (0 = off)")
+    p.add_argument("--brightness", type=float, default=0.25, help="additive brightness jitter, pixel units")
+    p.add_argument("--contrast", type=float, default=0.25, help="multiplicative contrast jitter")
+    p.add_argument("--freeze-features", action="store_true",
+                   help="with --init: train only the classifier head (the conv features and their BatchNorm "
+                        "statistics stay as they are)")
     p.add_argument("--teacher", action="append", default=[], metavar="CHECKPOINT",
                    help="distil from this trained checkpoint (repeat for an ensemble of teachers)")
     p.add_argument("--distill-weight", type=float, default=0.5,
@@ -76,14 +92,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--face-crops", type=float, default=0.0, metavar="P",
                    help="show each training image with probability P as the live app crops it "
                         "(detected and re-cropped, train/face_crops.py); also scores PublicTest that way")
-    p.add_argument("--framing-jitter", type=float, nargs=2, default=(0.0, 0.0), metavar=("MARGIN", "OFFSET"),
-                   help="with --face-crops: cut each live crop with margin and offset drawn uniformly within "
-                        "these distances of the app's (realtime/analysis/crop.py), so the model learns a range of "
-                        "framings")
-    p.add_argument("--swa-epochs", type=int, default=0, metavar="K",
-                   help="stochastic weight averaging: run the last K epochs at the constant --swa-lr and "
-                        "evaluate (and select) the mean of their end-of-epoch weights (train/swa.py)")
-    p.add_argument("--swa-lr", type=float, default=0.01, help="the constant learning rate of the averaged epochs")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="train on a random subset of this many images (smoke tests)")
     p.add_argument("--seed", type=int, default=0)
@@ -124,58 +132,64 @@ def selection_split(splits: dict[str, Split], rng: np.random.Generator) -> tuple
     return "holdout", train.subset(order[cut:]), train.subset(order[:cut])
 
 
-def lr_lambda(decay_steps: int, warmup_steps: int, floor: float = 0.0):
-    """Linear warm-up, then cosine decay to floor (a fraction of the peak) at decay_steps, then flat."""
+def lr_lambda(decay_steps: int, warmup_steps: int):
+    """Linear warm-up, then cosine decay to 0 at decay_steps."""
     def f(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
         progress = (step - warmup_steps) / max(1, decay_steps - warmup_steps)
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return f
 
 
-def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer, scheduler, class_weights,
+def train_one_epoch(model, images: torch.Tensor, targets: torch.Tensor, optimizer, scheduler, class_weights,
                     args, aug: AugmentConfig | None, mean: float, std: float, device, gen: torch.Generator,
                     epoch: int, teacher_log_probs: torch.Tensor | None = None,
-                    live: FaceDetections | None = None) -> dict:
-    """One pass over the data; live = the training images' detections, for --face-crops."""
-    model.train()
-    order = torch.randperm(len(labels), generator=gen)
+                    live: FaceDetections | None = None, features: torch.Tensor | None = None) -> dict:
+    """One pass over the data; targets = each image's class distribution [N, 7]; live = the training
+    images' detections, for --face-crops; features = the frozen features of every image, to train the
+    classifier head alone on (train/frozen.py)."""
+    set_training_mode(model, args.freeze_features)
+    channels_last = uses_channels_last(model)
+    order = torch.randperm(len(targets), generator=gen)
     n_batches = len(order) // args.batch_size  # drop the ragged tail: BatchNorm dislikes tiny batches
     total_loss = correct = seen = 0
     bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{args.epochs}", leave=False, disable=args.quiet,
                unit="batch", dynamic_ncols=True)
     for b in bar:
         idx = order[b * args.batch_size:(b + 1) * args.batch_size]
+        y = targets[idx].to(device)
+        if features is not None:
+            with autocast_for(device):
+                logits = model.classifier(features[idx].to(device))
+            loss = soft_cross_entropy(logits.float(), y, class_weights, args.label_smoothing)
+            step(optimizer, scheduler, loss)
+            total_loss += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y.argmax(1)).sum()
+            seen += len(y)
+            continue
         x = images[idx]
         if live is not None:
             use = torch.from_numpy(live.found)[idx] & (torch.rand(len(idx), generator=gen) < args.face_crops)
-            x[use] = live_crops(images.numpy(), live, idx[use].numpy(), args.framing_jitter, gen)
+            x[use] = torch.from_numpy(crop_detected(images.numpy()[idx[use].numpy()],
+                                                    live.subset(idx[use].numpy())).crops)
         # uint8 to the device first: there the augmentation runs too, so a GPU never waits on the CPU
         x = x.to(device, non_blocking=True).float().div_(255).unsqueeze(1)
         if aug is not None:
             x = augment_batch(x, aug, gen)
-        mix = None
-        if (args.mixup > 0 or args.cutmix > 0) and torch.rand(1, generator=gen).item() < args.mix_prob:
-            x, mix = mix_batch(x, args.mixup, args.cutmix, gen)
-        x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-        y = labels[idx].to(device)
+        x = (x - mean) / std
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with autocast_for(device):
             logits = model(x)
-        loss = label_loss(logits.float(), y, mix, class_weights, args.label_smoothing)
+        loss = soft_cross_entropy(logits.float(), y, class_weights, args.label_smoothing)
         if teacher_log_probs is not None:
-            targets = teacher_log_probs[idx].to(device)
-            if mix is not None:
-                targets = mix.blend_log_probs(targets)
-            distill = distillation_loss(logits.float(), targets, args.distill_temperature)
+            distill = distillation_loss(logits.float(), teacher_log_probs[idx].to(device), args.distill_temperature)
             loss = (1 - args.distill_weight) * loss + args.distill_weight * distill
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        step(optimizer, scheduler, loss)
         # Running sums stay on the device: reading them every batch would stall a GPU.
         total_loss += loss.detach() * len(y)
-        correct += (logits.argmax(1) == y).sum()
+        correct += (logits.argmax(1) == y.argmax(1)).sum()
         seen += len(y)
         if not args.quiet:
             bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}", acc=f"{float(correct) / seen:.3f}",
@@ -183,37 +197,69 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, optimizer
     return {"train_loss": float(total_loss) / max(1, seen), "train_acc": float(correct) / max(1, seen)}
 
 
-def label_loss(logits: torch.Tensor, y: torch.Tensor, mix: BatchMix | None, class_weights: torch.Tensor,
-               smoothing: float) -> torch.Tensor:
-    """Cross-entropy against the labels; for a mixed batch, the same blend of both images' labels."""
-    loss = F.cross_entropy(logits, y, weight=class_weights, label_smoothing=smoothing)
-    if mix is None:
-        return loss
-    other = F.cross_entropy(logits, y[mix.partner], weight=class_weights, label_smoothing=smoothing)
-    return mix.lam * loss + (1 - mix.lam) * other
+def step(optimizer, scheduler, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
 
 
-def live_crops(images: np.ndarray, detections: FaceDetections, index: np.ndarray,
-               jitter: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
-    """The live crops of images[index], at the app's framing moved by up to +/- jitter (margin, offset)."""
-    framing = []
-    for centre, spread in zip((crop.MARGIN, crop.OFFSET), jitter, strict=True):
-        draw = torch.rand(len(index), generator=gen, dtype=torch.float64).numpy() if spread else 0.0
-        framing.append(centre + spread * (2 * draw - 1))
-    return torch.from_numpy(crop_detected(images[index], detections.subset(index), *framing).crops)
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor,
+                       smoothing: float) -> torch.Tensor:
+    """Cross-entropy against class distributions [B, C] (one-hot labels, vote shares or a mix), smoothed
+    towards uniform; each image weighs its target's mean class weight, and the loss is the weighted mean,
+    as F.cross_entropy(weight=...) does for hard labels."""
+    t = targets * (1 - smoothing) + smoothing / targets.shape[1]
+    per_image = -(t * torch.log_softmax(logits, dim=1)).sum(1)
+    w = targets @ class_weights
+    return (per_image * w).sum() / w.sum()
+
+
+def uses_channels_last(model: nn.Module) -> bool:
+    """Channels-last speeds up full convolutions on CPUs and GPUs; depthwise ones train ~2x slower in it
+    on the CPU (PyTorch 2.14, measured on an AVX-512 EPYC), so the separable net stays NCHW."""
+    return getattr(model, "cfg", None) is None or model.cfg.arch != "sepcnn"
+
+
+def set_training_mode(model: nn.Module, freeze_features: bool) -> None:
+    model.train()
+    if freeze_features:  # BatchNorm statistics are part of the frozen features
+        for name, module in model.named_children():
+            if name != "classifier":
+                module.eval()
+
+
+def training_targets(train: Split, labels: str, mix_weight: float) -> tuple[Split, np.ndarray]:
+    """(the training images that have the targets, their class distributions [N, 7] float32)."""
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[train.labels]
+    if labels == "fer2013":
+        return train, one_hot
+    keep = np.flatnonzero(train.has_votes())
+    if not len(keep):
+        raise DataError("no training image has usable FER+ votes")
+    train = train.subset(keep)
+    if labels == "votes":
+        return train, train.votes.astype(np.float32)
+    return train, (mix_weight * train.votes + (1 - mix_weight) * one_hot[keep]).astype(np.float32)
+
+
+def selection_labels(sel: Split, labels: str) -> tuple[Split, str]:
+    """The selection images and labels that model selection scores: FER+ majorities when training on votes
+    (or the mix), FER2013's labels otherwise."""
+    if labels == "fer2013":
+        return sel, "FER2013 labels"
+    keep = np.flatnonzero(sel.has_votes())
+    chosen = sel.subset(keep)
+    return replace(chosen, labels=chosen.ferplus_majority()), "FER+ majority"
 
 
 def face_crops_for(args, train: Split, sel: Split) -> tuple[FaceDetections | None, Split | None]:
     """For --face-crops: the training images' detections, and the selection images that the
     detector finds, cropped as the live app would crop them."""
     if not args.face_crops:
-        if any(args.framing_jitter):
-            raise SystemExit("error: --framing-jitter needs --face-crops")
         return None, None
     if not 0 < args.face_crops <= 1:
         raise SystemExit(f"error: --face-crops must be in (0, 1], got {args.face_crops}")
-    if min(args.framing_jitter) < 0:
-        raise SystemExit(f"error: --framing-jitter must not be negative, got {args.framing_jitter}")
     t0 = time.time()
     tr = cached_detections(train.images, args.cache_dir)
     sc = crop_detected(sel.images, cached_detections(sel.images, args.cache_dir))
@@ -249,25 +295,61 @@ def plot_curves(history: list[dict], path: Path, selection_name: str) -> None:
     plt.close(fig)
 
 
-def distillation_targets(args, state: dict, train: Split, device) -> tuple[torch.Tensor | None, list[dict]]:
-    """The teachers' soft targets: computed for a new run, taken from last.pth on --resume, so a
-    resumed run neither needs the teacher files nor sees different targets."""
+def distillation_targets(args, state: dict, train_by_pixels: dict[str, Split], device,
+                         targets: np.ndarray) -> tuple[torch.Tensor | None, list[dict]]:
+    """The teachers' soft targets: computed for a new run (each teacher on the pixels it was trained
+    on), taken from last.pth on --resume, so a resumed run neither needs the teacher files nor sees
+    different targets."""
+    n = len(targets)
     saved = state.get("teacher_log_probs") if state else None
     if state and (saved is not None) != bool(args.teacher):
         started = "with" if saved is not None else "without"
         raise SystemExit(f"error: this run was started {started} --teacher; resume it the same way")
     if saved is not None:
-        if len(saved) != len(train):
-            raise SystemExit(f"error: last.pth holds soft targets for {len(saved)} images, the data has {len(train)}")
+        if len(saved) != n:
+            raise SystemExit(f"error: last.pth holds soft targets for {len(saved)} images, the data has {n}")
         return saved, state["teachers"]
     if not args.teacher:
         return None, []
     t0 = time.time()
-    targets = soft_targets(args.teacher, train.images, device)
-    agree = (targets.log_probs.argmax(1).numpy() == train.labels).mean()
-    print(f"teachers: {len(args.teacher)} checkpoint(s), soft targets for {len(train)} images in "
-          f"{time.time() - t0:.0f}s; their top class agrees with the label on {agree:.1%}", flush=True)
-    return targets.log_probs, targets.describe()
+    soft = soft_targets(args.teacher, {k: s.images for k, s in train_by_pixels.items()}, device)
+    agree = (soft.log_probs.argmax(1).numpy() == targets.argmax(1)).mean()
+    print(f"teachers: {len(args.teacher)} checkpoint(s), soft targets for {n} images in "
+          f"{time.time() - t0:.0f}s; their top class agrees with the target's on {agree:.1%}", flush=True)
+    return soft.log_probs, soft.describe()
+
+
+def load_training_data(args) -> tuple[str, dict[str, Split], Split, np.ndarray]:
+    """(selection split name, the training split under each pixel kind at hand, the selection split in
+    args.pixels, the training targets), every split restricted to the images the options can use."""
+    report = LoadReport()
+    splits = load(args.data, args.cache_dir, report)
+    for line in report.lines():
+        print(f"data: {line}")
+    if "Training" not in splits or not len(splits["Training"]):
+        raise DataError(f"{args.data}: no Training images found")
+    if args.labels != "fer2013":
+        splits = with_votes(splits, args.data)
+    by_pixels = {"equalised": splits}
+    if args.pixels == "original":
+        by_pixels["original"], dropped = with_original_pixels(splits, args.data)
+        print(f"data: original pixels; {dropped} image(s) without one left out")
+        # the equalised copy keeps to the same images, for teachers trained on it
+        kept = {k: set(s.paths) for k, s in by_pixels["original"].items()}
+        by_pixels["equalised"] = {k: s.subset(np.array([i for i, p in enumerate(s.paths) if p in kept[k]], int))
+                                  for k, s in splits.items()}
+    rng = np.random.default_rng(args.seed)
+    order = None
+    trains, sels = {}, {}
+    for kind, kind_splits in by_pixels.items():
+        sel_name, train, sel = selection_split(kind_splits, np.random.default_rng(args.seed))
+        if args.limit:
+            order = order if order is not None else (rng.permutation(len(train))[:args.limit],
+                                                     rng.permutation(len(sel))[:max(64, args.limit // 4)])
+            train, sel = train.subset(order[0]), sel.subset(order[1])
+        train, targets = training_targets(train, args.labels, args.mix_weight)
+        trains[kind], sels[kind] = train, sel
+    return sel_name, trains, sels[args.pixels], targets
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -279,28 +361,22 @@ def main(args: argparse.Namespace) -> dict:
     if len(widths) != len(convs):
         raise SystemExit(f"error: --widths and --convs name different numbers of stages "
                          f"({args.widths} / {args.convs})")
+    if not 0 <= args.mix_weight <= 1:
+        raise SystemExit(f"error: --mix-weight must be in [0, 1], got {args.mix_weight}")
+    if args.freeze_features and not args.init:
+        raise SystemExit("error: --freeze-features needs --init (features to keep)")
     torch.backends.cudnn.benchmark = True  # every training batch has the same shape: tune the kernels once
-    if min(args.mixup, args.cutmix) < 0 or not 0 <= args.mix_prob <= 1:
-        raise SystemExit(f"error: --mixup and --cutmix must not be negative and --mix-prob must be in [0, 1], "
-                         f"got {args.mixup}, {args.cutmix} and {args.mix_prob}")
     if not args.resume:  # a resumed run takes its soft targets from last.pth
         check_teacher_files(args.teacher)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    report = LoadReport()
-    splits = load(args.data, args.cache_dir, report)
-    for line in report.lines():
-        print(f"data: {line}")
-    if "Training" not in splits or not len(splits["Training"]):
-        raise DataError(f"{args.data}: no Training images found")
-    rng = np.random.default_rng(args.seed)
-    sel_name, train, sel = selection_split(splits, rng)
-    if args.limit:
-        train = train.subset(rng.permutation(len(train))[:args.limit])
-        sel = sel.subset(rng.permutation(len(sel))[:max(64, args.limit // 4)])
+    sel_name, train_by_pixels, sel, targets = load_training_data(args)
+    train = train_by_pixels[args.pixels]
+    sel, sel_labels = selection_labels(sel, args.labels)
     args.batch_size = min(args.batch_size, len(train))
-    print(f"data: {len(train)} training images, {len(sel)} {sel_name} images for model selection; device {device}")
+    print(f"data: {len(train)} training images ({args.labels} targets, {args.pixels} pixels), {len(sel)} "
+          f"{sel_name} images for model selection against {sel_labels}; device {device}")
 
     init = load_model(args.init) if args.init else None
     if init:  # its input normalisation comes with its weights
@@ -308,7 +384,8 @@ def main(args: argparse.Namespace) -> dict:
     else:
         mean = float(train.images.mean() / 255)
         std = float(train.images.std() / 255)
-    counts = np.bincount(train.labels, minlength=len(EMOTIONS)).astype(float)
+    counts = targets.sum(0).astype(float)
+    prior = counts / counts.sum()
     weights = np.where(counts > 0, np.maximum(counts, 1) ** -args.class_weight_power, 0)
     weights = weights / (weights * counts).sum() * counts.sum()  # mean weight per sample = 1
     class_weights = torch.tensor(weights, dtype=torch.float32, device=device)
@@ -319,28 +396,30 @@ def main(args: argparse.Namespace) -> dict:
         cfg = ModelConfig(arch=args.arch, widths=widths, convs_per_stage=convs,
                           hidden=args.hidden, rnn=args.rnn, dropout=args.dropout)
         model = build_model(cfg)
-    model = model.to(device).to(memory_format=torch.channels_last)
+    model = model.to(device)
+    if uses_channels_last(model):
+        model = model.to(memory_format=torch.channels_last)
+    if args.freeze_features:
+        if not hasattr(model, "classifier"):
+            raise SystemExit("error: --freeze-features needs a model with a classifier head")
+        for name, param in model.named_parameters():
+            param.requires_grad_(name.startswith("classifier."))
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     n_params = sum(p.numel() for p in model.parameters())
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # BatchNorm and biases
+    decay = [p for n, p in trained if p.ndim > 1]
+    no_decay = [p for n, p in trained if p.ndim <= 1]  # BatchNorm and biases
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": args.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=args.lr, momentum=0.9, nesterov=True)
-    if not 0 <= args.swa_epochs <= args.epochs:
-        raise SystemExit(f"error: --swa-epochs must be between 0 and --epochs ({args.epochs}), got {args.swa_epochs}")
     steps_per_epoch = len(train) // args.batch_size
-    swa_floor = args.swa_lr / args.lr if args.swa_epochs else 0.0
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda((args.epochs - args.swa_epochs) * steps_per_epoch,
-                             int(args.warmup_epochs * steps_per_epoch), swa_floor))
+        optimizer, lr_lambda(args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)))
     gen = torch.Generator().manual_seed(args.seed)
-    aug = None if args.no_augment else AugmentConfig()
+    aug = None if args.no_augment else AugmentConfig(brightness=args.brightness, contrast=args.contrast,
+                                                     gamma=args.gamma)
 
-    start_epoch, best_acc, history, wall = 0, -1.0, [], 0.0
+    start_epoch, best_f1, history, wall = 0, -1.0, [], 0.0
     state = {}
-    average = WeightAverage()
-    # BatchNorm statistics of averaged weights come from a fixed sample of the training images.
-    bn_images = train.images[np.sort(rng.permutation(len(train))[:10_000])] if args.swa_epochs else None
     last_path, best_path = out / "last.pth", out / "best.pth"
     if args.resume:
         if not last_path.is_file():
@@ -354,68 +433,70 @@ def main(args: argparse.Namespace) -> dict:
             torch.set_rng_state(state["torch_rng"])
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"])
-        start_epoch, best_acc, history, wall = state["epoch"], state["best_acc"], state["history"], state["wall_time_s"]
-        average = WeightAverage(state.get("swa"))
-        print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} accuracy {best_acc:.4f})")
+        start_epoch, history, wall = state["epoch"], state["history"], state["wall_time_s"]
+        best_f1 = state["best_macro_f1"]
+        print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} macro-F1 {best_f1:.4f})")
         if not best_path.is_file():
             # last.pth travelled without best.pth (it is not committed): the best weights so far are gone,
             # so select again among the epochs still to run rather than end with no shipping checkpoint.
             print(f"note: {best_path} is missing; the best of the remaining epochs will be written there")
-            best_acc = -1.0
-    teacher_log_probs, teachers = distillation_targets(args, state, train, device)
+            best_f1 = -1.0
+    teacher_log_probs, teachers = distillation_targets(args, state, train_by_pixels, device, targets)
 
     live, sel_live = face_crops_for(args, train, sel)
+    train_features = sel_features = None
+    if args.freeze_features and args.no_augment and not args.face_crops:
+        t0 = time.time()
+        train_features = cached_features(model, args.init, train.images, mean, std, device, args.cache_dir)
+        sel_features = cached_features(model, args.init, sel.images, mean, std, device, args.cache_dir)
+        print(f"frozen features of {len(train)} + {len(sel)} images ready ({time.time() - t0:.0f}s)", flush=True)
     command = "python -m train.train " + " ".join(sys.argv[1:])
     images_t = torch.from_numpy(train.images)
-    labels_t = torch.from_numpy(train.labels)
-    print(f"model: {cfg.arch} {cfg.widths} convs {cfg.convs_per_stage}, {n_params / 1e6:.2f}M parameters")
+    targets_t = torch.from_numpy(targets)
+    print(f"model: {cfg.arch} {cfg.widths} convs {cfg.convs_per_stage}, {n_params / 1e6:.2f}M parameters"
+          f"{' (head only trained)' if args.freeze_features else ''}")
 
     plotted = 0.0
     epochs_bar = tqdm(range(start_epoch, args.epochs), desc="training", unit="epoch", disable=args.quiet,
                       initial=start_epoch, total=args.epochs, dynamic_ncols=True)
     for epoch in epochs_bar:
         t0 = time.time()
-        stats = train_one_epoch(model, images_t, labels_t, optimizer, scheduler, class_weights, args, aug,
-                                mean, std, device, gen, epoch, teacher_log_probs, live)
-        evaluated, last_acc = model, None
-        if epoch >= args.epochs - args.swa_epochs:
-            average.update(model)
-            last_probs = predict_probs(model, sel.images, mean, std, device)
-            last_acc = classification_report(sel.labels, last_probs.argmax(1))["accuracy"]
-            evaluated = average.averaged_model(model, bn_images, mean, std, device)
-        probs = predict_probs(evaluated, sel.images, mean, std, device)
+        stats = train_one_epoch(model, images_t, targets_t, optimizer, scheduler, class_weights, args, aug,
+                                mean, std, device, gen, epoch, teacher_log_probs, live, train_features)
+        probs = (head_probs(model, sel_features, device) if sel_features is not None
+                 else predict_probs(model, sel.images, mean, std, device))
         val = classification_report(sel.labels, probs.argmax(1))
         live_acc = None
         if sel_live is not None:
-            live_probs = predict_probs(evaluated, sel_live.images, mean, std, device)
+            live_probs = predict_probs(model, sel_live.images, mean, std, device)
             live_acc = classification_report(sel_live.labels, live_probs.argmax(1))["accuracy"]
         wall += time.time() - t0
         row = {"epoch": epoch + 1, **stats, "val_loss": evaluation_loss(probs, sel.labels),
                "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_live_acc": live_acc,
-               "val_acc_last_weights": last_acc, "epochs_averaged": average.count if last_acc is not None else 0,
                "seconds": time.time() - t0}
         history.append(row)
-        improved = val["accuracy"] > best_acc
+        improved = val["macro_f1"] > best_f1
         if improved:
-            best_acc = val["accuracy"]
+            best_f1 = val["macro_f1"]
             training = {"command": command, "data": str(args.data), "train_images": len(train),
-                        "selection_split": sel_name, "epoch": epoch + 1, "epochs": args.epochs,
-                        "wall_time_s": round(wall, 1), "seed": args.seed, "device": str(device),
-                        "torch": torch.__version__, "augment": asdict(aug) if aug else None,
+                        "labels": args.labels, "pixels": args.pixels,
+                        "prior": {c: round(float(p), 6) for c, p in zip(EMOTIONS, prior, strict=True)},
+                        "selection_split": sel_name, "selection_labels": sel_labels, "epoch": epoch + 1,
+                        "epochs": args.epochs, "wall_time_s": round(wall, 1), "seed": args.seed,
+                        "device": str(device), "torch": torch.__version__, "augment": asdict(aug) if aug else None,
                         "distillation": {"teachers": teachers, "weight": args.distill_weight,
                                          "temperature": args.distill_temperature} if teachers else None,
-                        "swa": {"epochs_averaged": average.count, "lr": args.swa_lr} if last_acc is not None else None,
                         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-            metrics = {sel_name: val}
+            metrics = {sel_name: {**val, "labels": sel_labels}}
             if live_acc is not None:
                 metrics[f"{sel_name} live crops"] = {"accuracy": live_acc, "n": len(sel_live)}
-            save_checkpoint(best_path, evaluated, cfg, mean, std, training, metrics)
+            save_checkpoint(best_path, model, cfg, mean, std, training, metrics)
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
                     "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None, "epoch": epoch + 1,
-                    "best_acc": best_acc, "history": history, "wall_time_s": wall,
-                    "teacher_log_probs": teacher_log_probs, "teachers": teachers, "swa": average.state_dict()},
+                    "best_macro_f1": best_f1, "history": history, "wall_time_s": wall,
+                    "teacher_log_probs": teacher_log_probs, "teachers": teachers},
                    out / "last.tmp")
         os.replace(out / "last.tmp", last_path)
         (out / "history.json").write_text(json.dumps(history, indent=1))
@@ -423,13 +504,13 @@ def main(args: argparse.Namespace) -> dict:
             plot_curves(history, out / "curves.png", sel_name)
             plotted = time.time()
         line = (f"epoch {epoch + 1}/{args.epochs}: train loss {stats['train_loss']:.3f} acc {stats['train_acc']:.4f} | "
-                f"{sel_name} loss {row['val_loss']:.3f} acc {val['accuracy']:.4f} macro-F1 {val['macro_f1']:.4f}"
+                f"{sel_name} ({sel_labels}) loss {row['val_loss']:.3f} acc {val['accuracy']:.4f} "
+                f"macro-F1 {val['macro_f1']:.4f}"
                 f"{f' | live crops acc {live_acc:.4f}' if live_acc is not None else ''}"
-                f"{f' | mean of {average.count} epochs (last alone {last_acc:.4f})' if last_acc is not None else ''}"
                 f"{' *best' if improved else ''} | {row['seconds']:.0f}s")
         epochs_bar.write(line) if not args.quiet else print(line, flush=True)
-    print(f"done: best {sel_name} accuracy {best_acc:.4f}; weights in {best_path}")
-    return {"best_acc": best_acc, "best_path": str(best_path), "history": history}
+    print(f"done: best {sel_name} macro-F1 {best_f1:.4f}; weights in {best_path}")
+    return {"best_macro_f1": best_f1, "best_path": str(best_path), "history": history}
 
 
 def cli(argv: list[str] | None = None) -> int:
