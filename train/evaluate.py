@@ -26,7 +26,7 @@ import torch
 
 from errors import UserError
 from models import EMOTIONS
-from models.checkpoint import DEFAULT_WEIGHTS, load_model
+from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model
 from models.quantize import load_int8
 from train.data import (
     PIXELS,
