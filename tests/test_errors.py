@@ -9,9 +9,12 @@ import pytest
 from errors import OptionError, UserError
 from mappings import MappingError
 from models.checkpoint import CheckpointError
+from realtime.analysis.calibration import CalibrationError
 from realtime.analysis.capture import CaptureError
 from realtime.analysis.detect import DetectorError
+from realtime.analysis.events import EventsError
 from realtime.analysis.landmarks import LandmarkerError
+from realtime.analysis.worker import AnalysisError
 from realtime.outputs.csvlog import LogError
 from realtime.outputs.record import RecordError
 from realtime.outputs.report import ReportError
@@ -53,7 +56,7 @@ def assert_bug(proc):
 
 def test_every_user_error_has_the_one_base():
     for error in (CaptureError, DetectorError, LandmarkerError, CheckpointError, MappingError, LogError, RecordError,
-                  ReportError, PreflightError, DataError, OptionError):
+                  ReportError, PreflightError, DataError, OptionError, CalibrationError, EventsError, AnalysisError):
         assert issubclass(error, UserError), error
     assert issubclass(OptionError, ValueError) and issubclass(MappingError, ValueError)  # for the API's callers
 

@@ -16,6 +16,7 @@ from skimage import data as skdata
 
 from tests.media import astronaut_crowd_bgr, four_faces_bgr, make_face_video, portrait_astronaut_bgr
 from tests.paths import REPO, VIDEOS, WEIGHTS
+from tests.test_live import children_of, gone
 
 TOOLS = ("Xvfb", "xdotool", "import")
 pytestmark = [
@@ -197,10 +198,13 @@ def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     assert fps > 2 / elapsed, out
 
 
-def test_record_key_writes_playable_video(display, tmp_path):
+@pytest.mark.parametrize("live", [False, True], ids=["file", "live"])
+def test_record_key_writes_playable_video(display, tmp_path, live):
     video = tmp_path / "clip.mp4"
-    make_face_video(video, frames=900, no_face=range(0))  # long enough to stay open while keys arrive
-    win = Window(display, ["--source", video, "--output-dir", tmp_path / "out", "--no-dashboard"], tmp_path)
+    # Long enough to stay open while keys arrive (played live, 1800 frames last a minute).
+    make_face_video(video, frames=1800 if live else 900, no_face=range(0))
+    win = Window(display, ["--source", video, "--output-dir", tmp_path / "out", "--no-dashboard",
+                           *(["--live"] if live else [])], tmp_path)
 
     def rec_marker(shot: np.ndarray) -> bool:  # red, top right
         h, w = shot.shape[:2]
@@ -218,6 +222,7 @@ def test_record_key_writes_playable_video(display, tmp_path):
     win.key("r")
     recording = win.shot_when("recording", six_frames_recorded)
     assert len(recorded) >= 6, "the REC marker shows, top right, over frames that move on"
+    workers = children_of(win.proc.pid)
     win.key("q")
     code, out, err = win.wait()
     assert code == 0, err
@@ -227,6 +232,9 @@ def test_record_key_writes_playable_video(display, tmp_path):
     assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) > 5
     assert "recording saved" in out
     assert rec_marker(recording)
+    if live:  # q ended the run in the middle: its analysis process went with it
+        assert "ended by quit" in out and workers
+        assert wait_for(lambda: all(gone(pid) for pid in workers))
 
 
 def test_a_large_photo_opens_shrunk_to_fit_with_every_face_labelled(display, tmp_path):
