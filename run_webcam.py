@@ -45,7 +45,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     src.add_argument("--fps", type=float, help="requested camera frame rate")
     add_pipeline_arguments(p)
     out = p.add_argument_group("output")
-    out.add_argument("--record", help="write the annotated video here (.mp4 or .avi)")
+    out.add_argument("--record", help="write the annotated video here (.mp4, .avi, or .webm to play in a browser: "
+                                                "slower to encode)")
     out.add_argument("--record-dashboard", action="store_true",
                      help="recordings (--record and the r key) hold the whole window: the video and, beside it, "
                           "the dashboard and the side column (default: the video with its overlays)")

@@ -566,8 +566,10 @@ def _plot_timeline(log: SessionLog, summary: dict, path: Path) -> None:
     else:
         title = f"Emotions over time — {_source_name(summary)}{_plotted_note(summary)}"
     fig.text(0.5, 1 - 38 / height, title, ha="center", va="center", fontsize=15, fontweight="bold")
-    fig.legend(handles=_emotion_handles() + _va_handles(), loc="center", bbox_to_anchor=(0.5, 1 - 92 / height),
-               ncols=9, frameon=False, handlelength=1.5, columnspacing=1.1, handletextpad=0.5, fontsize=11)
+    turned = not log.is_images and "head_frontal" in log.head and bool(np.any(log.head["head_frontal"] == 0))
+    handles = _emotion_handles() + _va_handles() + ([_turned_handle()] if turned else [])
+    fig.legend(handles=handles, loc="center", bbox_to_anchor=(0.5, 1 - 92 / height), ncols=len(handles),
+              frameon=False, handlelength=1.5, columnspacing=1.1, handletextpad=0.5, fontsize=11)
     t_lo, t_hi = log.timestamp_s.min(), log.timestamp_s.max()
     if t_hi - t_lo < 1e-6:
         t_lo, t_hi = t_lo - 0.5, t_hi + 0.5
@@ -586,6 +588,8 @@ def _plot_timeline(log: SessionLog, summary: dict, path: Path) -> None:
             mask = log.face_id == group
             _timeline_stream(log.timestamp_s[mask], log.probs[mask], log.valence[mask], log.arousal[mask],
                              ax_p, ax_va)
+            if turned:
+                _turned_spans(log.timestamp_s[mask], log.head["head_frontal"][mask], ax_p)
             _event_marks(log.events, ax_p, ax_va)
             ax_va.set_xlim(t_lo, t_hi)
             ax_va.set_xlabel("time since start (s)")
@@ -615,13 +619,31 @@ def _timeline_stream(t, probs, valence, arousal, ax_p, ax_va) -> None:
     ax_va.plot(t, arousal, color=AROUSAL_COLOR, lw=1.6, ls="--")
 
 
+def _turned_handle() -> Patch:
+    return Patch(facecolor="white", edgecolor="#444444", hatch="///", alpha=0.7, label="head turned")
+
+
+def _turned_spans(t: np.ndarray, frontal: np.ndarray, ax_p) -> None:
+    """Hatch the stretches where the head was turned past the limits within which expressions hold
+    (head_frontal 0): the probabilities under them are less to be trusted."""
+    turned = frontal == 0
+    if not turned.any():
+        return
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30
+    edges = np.diff(np.concatenate([[0], turned.astype(int), [0]]))
+    for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        ax_p.axvspan(t[start], t[end - 1] + step, facecolor="white", edgecolor="#444444", hatch="///", alpha=0.7,
+                     lw=0, zorder=4)
+
+
 def _event_marks(events: list[tuple[float, int, str]], ax_p, ax_va) -> None:
     """A line through both plots at each event, its label above the probabilities."""
     for t, _, label in events:
         for ax in (ax_p, ax_va):
             ax.axvline(t, color="#222222", lw=1.2, ls=(0, (4, 2)), zorder=5)
-        ax_p.annotate(label, (t, 1), xytext=(3, 2), textcoords="offset points", fontsize=9, rotation=0,
-                      va="bottom", ha="left", color="#222222", annotation_clip=False)
+        ax_p.annotate(label, (t, 1), xytext=(3, -3), textcoords="offset points", fontsize=9, va="top", ha="left",
+                      color="#222222", zorder=6, bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
+                                                       "edgecolor": "none", "alpha": 0.85})
 
 
 def _timeline_images(log: SessionLog, ax_p, ax_va) -> None:
