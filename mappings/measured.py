@@ -67,10 +67,13 @@ class MeasuredAuTable:
             raise ValueError(f"expected blendshape scores of shape [N, {len(BLENDSHAPE_NAMES)}], got {b.shape}")
         return np.clip(b, 0.0, 1.0) @ self.matrix
 
-    def intensities(self, raw: np.ndarray, baseline: np.ndarray | None = None) -> np.ndarray:
+    def intensities(self, raw: np.ndarray, baseline: np.ndarray | None = None, capped: bool = True) -> np.ndarray:
         """Raw scores with the resting baseline taken off and the rest of the range stretched back to
-        [0, 1]: 0 is "at rest for this person" (or for the population, when baseline is None)."""
-        base = self.rest if baseline is None else np.minimum(np.asarray(baseline, float), self.rest_max)
+        [0, 1]: 0 is "at rest for this person" (or for the population, when baseline is None). A
+        baseline is capped at the population's resting maximum (`rest_max`) unless capped=False: a
+        calibration's baseline, recorded while the person was asked to rest, is taken as it is."""
+        base = self.rest if baseline is None else np.asarray(baseline, float)
+        base = np.minimum(base, self.rest_max) if capped and baseline is not None else base
         return np.clip((np.asarray(raw, float) - base) / np.maximum(1.0 - base, 1e-6), 0.0, 1.0)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from errors import OptionError
 from realtime.analysis.classify import PRECISIONS
 from realtime.analysis.pipeline import AU_SOURCES, PipelineOptions
 from realtime.analysis.temporal import TemporalConfig
@@ -49,6 +50,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     model.add_argument("--va-source", default="prototype", choices=AU_SOURCES,
                        help="valence/arousal shown and reported: from the prototype AUs (closer to the "
                             "circumplex on FER2013 and wild-dev, see bench/README.md) or the measured ones")
+    model.add_argument("--neutral", metavar="PHOTO",
+                       help="a photo of the participant with a neutral face: corrects every face's readings for "
+                            "that person's resting face (for image folders of one person; docs/research.md)")
     temporal = p.add_argument_group("temporal model (per face; see realtime/analysis/temporal.py)")
     temporal.add_argument("--smoothing", type=float, default=TEMPORAL.smoothing_s, metavar="SECONDS",
                           help="time constant of the probability smoothing; 0 turns the temporal model off "
@@ -68,7 +72,7 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
 def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
     """The parsed flags as options; ValueError (one line) for values out of range."""
     if args.classifier_threads < 1:
-        raise ValueError(f"--classifier-threads must be 1 or more, not {args.classifier_threads}")
+        raise OptionError(f"--classifier-threads must be 1 or more, not {args.classifier_threads}")
     temporal = TemporalConfig(smoothing_s=args.smoothing, margin=args.label_margin, dwell_s=args.label_dwell,
                               min_cutoff_hz=args.signal_cutoff, beta=args.signal_beta)
     return PipelineOptions(
@@ -76,4 +80,4 @@ def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
         classifier_threads=args.classifier_threads, detector=args.detector,
         landmarker=args.landmarker, landmarks=not args.no_landmarks, mesh_every=args.mesh_every,
         min_detection=args.min_detection, temporal=temporal, affect_mode=args.affect_mode,
-        au_source=args.au_source, va_source=args.va_source)
+        au_source=args.au_source, va_source=args.va_source, neutral=args.neutral)

@@ -15,7 +15,8 @@ HAPPY, SAD = EMOTIONS.index("happy"), EMOTIONS.index("sad")
 
 
 def test_raw_smoothed_and_shown_columns(tmp_path):
-    assert COLUMNS[:10] == ["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
+    assert COLUMNS[:11] == ["frame", "timestamp_s", "analysis_timestamp_s", "source", "face_id", "x", "y", "w", "h",
+                           "label", "confidence"]
     at = COLUMNS.index("shown_label")
     assert COLUMNS[at:at + 3 + len(HEAD_COLUMNS)] == ["shown_label", "shown_confidence", "skipped_frames",
                                                       *HEAD_COLUMNS]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from errors import UserError
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, write_checkpoint
 from models.emotion_cnn import INT8_ARCHITECTURES
 from models.quantize import ENGINE, has_int8_graph, int8_supported, quantize
@@ -110,7 +111,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         run(args)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

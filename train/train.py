@@ -32,8 +32,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from errors import UserError
 from models import EMOTIONS
-from models.checkpoint import CheckpointError, load_model, save_checkpoint
+from models.checkpoint import load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ARCHITECTURES, ModelConfig, build_model
 from train.augment import AugmentConfig, augment_batch
@@ -516,7 +517,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         main(args)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ resting level is used. Intensity 0 then means "at rest for this person", 1 the A
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,9 +32,15 @@ class MeasuredActionUnits:
         self.table, self.per_person = table, per_person
         self.window_s, self.percentile, self.min_frames = window_s, percentile, min_frames
         self.history: dict[int, deque[tuple[float, np.ndarray]]] = {}
+        # track ID -> the resting scores a calibration recorded, or None (realtime/analysis/calibration.py)
+        self.calibrated: Callable[[int], np.ndarray | None] = lambda track_id: None
 
     def baseline(self, track_id: int) -> np.ndarray | None:
-        """The track's current resting scores, or None (population resting level) if too few frames."""
+        """The track's resting scores: its calibration's, else its running ones, else None (population
+        resting level) if too few frames."""
+        calibrated = self.calibrated(track_id)
+        if calibrated is not None:
+            return calibrated
         frames = self.history.get(track_id)
         if not self.per_person or not frames or len(frames) < self.min_frames:
             return None
@@ -52,6 +59,7 @@ class MeasuredActionUnits:
                 frames.append((timestamp_s, raw))
                 while frames and frames[0][0] < timestamp_s - self.window_s:
                     frames.popleft()
-            baseline = self.baseline(face.track_id)
-            intensities = self.table.intensities(raw[None], baseline)[0]
+            calibrated = self.calibrated(face.track_id)
+            baseline = self.baseline(face.track_id) if calibrated is None else calibrated
+            intensities = self.table.intensities(raw[None], baseline, capped=calibrated is None)[0]
             face.measured_aus = dict(zip(self.table.au_order, intensities.tolist(), strict=True))

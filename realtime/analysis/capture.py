@@ -2,9 +2,12 @@
 
     with open_source("0") as src:          # webcam 0
         for frame in src: ...              # CapturedFrame(image, index, timestamp_s, source)
+    open_source("clip.mp4", live=True)     # a video file played as a camera would be
 
 A camera is read on its own thread that keeps only the newest frame, so a slow consumer
-skips stale frames instead of falling further and further behind. Files are read in order,
+skips stale frames instead of falling further and further behind; each frame carries the time it
+was grabbed. A live video is read the same way, its frames handed to that thread at the file's
+own rate in real time (there is no webcam on test machines). Files are read in order,
 every frame that decodes, with the stream's own timestamps; reading goes on past a damaged
 stretch, and `skipped_frames` counts the frames lost in it (and, for image folders, the
 files that cannot be read).
@@ -21,7 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+from errors import UserError
+
+# Image files OpenCV reads: the one list (image folders, the report, train/data.py).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"}
 DEFAULT_FPS = 30.0
 # Consecutive failed reads before a camera counts as lost (about a second at 30 FPS).
 CAMERA_MAX_FAILED_READS = 30
@@ -33,7 +39,7 @@ VIDEO_MIN_FAILED_READS = 30
 VIDEO_MAX_FAILED_READS = 300
 
 
-class CaptureError(Exception):
+class CaptureError(UserError):
     """A source that cannot be opened or read; the message is one line for the user."""
 
 
@@ -163,96 +169,172 @@ class ImageSource(FrameSource):
                                "(unsupported or corrupt files)")
 
 
-class CameraSource(FrameSource):
-    """A live camera read on a background thread; iteration yields the newest unseen frame."""
+class LiveSource(FrameSource):
+    """Frames that arrive in real time from `capture` (anything with OpenCV's VideoCapture read() and
+    release()), read on a background thread that keeps only the newest; iteration yields the newest
+    unseen frame, numbered as grabbed (a gap in the numbers is frames the consumer skipped) and timed
+    when grabbed: its timestamp is its capture time, however late the consumer takes it.
+
+    The reader thread owns the capture: it alone reads it and it releases it when it stops, so a close()
+    while a read() is blocked never releases the capture under that read.
+    lost: the message for `ended_by` when `max_failed_reads` reads in a row fail (None: a plain end).
+    start: read from now on (a camera runs from when it opens); False: from the first iteration on.
+    """
 
     kind = "camera"
     live = True
 
-    def __init__(self, device: int | str, width: int | None = None, height: int | None = None,
-                 fps: float | None = None, open_timeout_s: float = 5.0):
-        super().__init__(str(device))
-        self.cap = cv2.VideoCapture(device)
-        if not self.cap.isOpened():
-            raise CaptureError(f"cannot open camera {device} (is it connected and not in use by another program?)")
-        for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, width), (cv2.CAP_PROP_FRAME_HEIGHT, height),
-                            (cv2.CAP_PROP_FPS, fps)):
-            if value:
-                self.cap.set(prop, value)
-        reported = self.cap.get(cv2.CAP_PROP_FPS)
-        self.fps = reported if 1 <= reported <= 240 else (fps or DEFAULT_FPS)
+    def __init__(self, capture, name: str, fps: float, max_failed_reads: int = CAMERA_MAX_FAILED_READS,
+                 lost: str | None = None, open_timeout_s: float = 5.0, start: bool = True):
+        super().__init__(name)
+        self.cap = capture
+        self.fps = fps
+        self.max_failed_reads = max_failed_reads
+        self.lost = lost
         self._cond = threading.Condition()
-        self._latest: np.ndarray | None = None
+        self._latest: tuple[np.ndarray, float] | None = None  # the newest frame and its capture time
         self._latest_no = 0  # frames grabbed so far
         self._stopped = False
         self._failed = False
         self._t0 = time.monotonic()
-        self._thread = threading.Thread(target=self._reader, name=f"camera-{device}", daemon=True)
-        self._thread.start()
-        with self._cond:
-            self._cond.wait_for(lambda: self._latest is not None or self._failed, timeout=open_timeout_s)
-        if self._latest is None:
-            self.close()
-            raise CaptureError(f"camera {device} opened but delivered no frames")
+        self._thread = threading.Thread(target=self._reader, name=f"camera-{name}", daemon=True)
+        if start:
+            self._start()
+            with self._cond:
+                self._cond.wait_for(lambda: self._latest is not None or self._failed, timeout=open_timeout_s)
+            if self._latest is None:
+                self.close()
+                raise CaptureError(f"{self.kind} {name} opened but delivered no frames")
+
+    def clock(self) -> float:
+        """Seconds on the clock the frames' timestamps use (since reading began)."""
+        return time.monotonic() - self._t0
+
+    def _start(self) -> None:
+        if self._thread.ident is None:
+            self._t0 = time.monotonic()
+            self._thread.start()
 
     def _reader(self) -> None:
-        failures = 0
-        while not self._stopped:
-            ok, image = self.cap.read()
-            if not ok or image is None:
-                failures += 1
-                if failures >= CAMERA_MAX_FAILED_READS:
-                    with self._cond:
-                        self._failed = True
-                        self._cond.notify_all()
-                    return
-                time.sleep(0.01)
-                continue
+        try:
             failures = 0
+            while not self._stopped:
+                ok, image = self.cap.read()
+                grabbed = time.monotonic() - self._t0
+                if not ok or image is None:
+                    failures += 1
+                    if failures >= self.max_failed_reads:
+                        break
+                    time.sleep(0.01)
+                    continue
+                failures = 0
+                with self._cond:
+                    self._latest = (image, grabbed)
+                    self._latest_no += 1
+                    self._cond.notify_all()
+        finally:
+            self.cap.release()
             with self._cond:
-                self._latest = image
-                self._latest_no += 1
+                self._failed = True
                 self._cond.notify_all()
 
     def __iter__(self) -> Iterator[CapturedFrame]:
+        self._start()
         seen = 0
-        index = 0
         while True:
             with self._cond:
                 self._cond.wait_for(lambda s=seen: self._latest_no > s or self._failed or self._stopped)
-                if self._latest_no > seen:
+                if self._latest_no > seen and not self._stopped:
                     seen = self._latest_no
-                    image = self._latest
-                elif self._failed:
-                    self.ended_by = f"camera {self.name} stopped delivering frames"
-                    return
+                    image, grabbed = self._latest
                 else:
+                    if self._failed and not self._stopped:
+                        self.ended_by = self.lost
                     return
-            yield CapturedFrame(image, index, time.monotonic() - self._t0, self.name)
-            index += 1
+            yield CapturedFrame(image, seen - 1, grabbed, self.name)
 
     def close(self) -> None:
+        """Stop the reader and wait (bounded) for it to release the capture. A read that blocks longer
+        leaves the release to the reader, which does it as soon as that read returns."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        if self._thread.is_alive():
+        if self._thread.ident is None:  # never started: nobody else holds the capture
+            self.cap.release()
+        elif self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
-        self.cap.release()
+
+
+class CameraSource(LiveSource):
+    """A webcam (or anything cv2.VideoCapture opens as one), read on its own thread."""
+
+    def __init__(self, device: int | str, width: int | None = None, height: int | None = None,
+                 fps: float | None = None, open_timeout_s: float = 5.0):
+        cap = cv2.VideoCapture(device)
+        if not cap.isOpened():
+            raise CaptureError(f"cannot open camera {device} (is it connected and not in use by another program?)")
+        for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, width), (cv2.CAP_PROP_FRAME_HEIGHT, height),
+                            (cv2.CAP_PROP_FPS, fps)):
+            if value:
+                cap.set(prop, value)
+        reported = cap.get(cv2.CAP_PROP_FPS)
+        super().__init__(cap, str(device), reported if 1 <= reported <= 240 else (fps or DEFAULT_FPS),
+                         lost=f"camera {device} stopped delivering frames", open_timeout_s=open_timeout_s)
+
+
+class _PacedVideo:
+    """A video file read the way a camera delivers: read() hands over each frame that decodes (past any
+    damaged stretch, as VideoFileSource does) no sooner than its own timestamp after the first read."""
+
+    def __init__(self, video: VideoFileSource):
+        self.video = video
+        self.frames = iter(video)
+        self.start: float | None = None
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        frame = next(self.frames, None)
+        if frame is None:
+            return False, None
+        now = time.monotonic()
+        self.start = now - frame.timestamp_s if self.start is None else self.start
+        time.sleep(max(0.0, self.start + frame.timestamp_s - now))
+        return True, frame.image
+
+    def release(self) -> None:
+        self.video.close()
+
+
+class LiveVideoSource(LiveSource):
+    """A video file played as a camera would (--live): frames arrive at the file's own rate in real
+    time, and a consumer that cannot keep up gets the newest one, skipping the rest. The clock starts
+    at the first iteration (not at opening, while the models load), so the whole clip is played."""
+
+    kind = "live video"
+
+    def __init__(self, path: Path):
+        video = VideoFileSource(path)
+        super().__init__(_PacedVideo(video), str(path), video.fps, max_failed_reads=1, start=False)
+        self.frame_count = video.frame_count
 
 
 def open_source(spec: str, width: int | None = None, height: int | None = None,
-                fps: float | None = None) -> FrameSource:
-    """A webcam index ("0"), a video file, an image file, or a folder of images."""
+                fps: float | None = None, live: bool = False) -> FrameSource:
+    """A webcam index ("0"), a video file, an image file, or a folder of images.
+    live: a video file is played as a camera would be (LiveVideoSource)."""
     if spec.isdigit():
         return CameraSource(int(spec), width, height, fps)
     path = Path(spec)
     if not path.exists():
         raise CaptureError(f"{spec}: no such file or folder (for a webcam, give its index, e.g. 0)")
     if path.is_dir():
+        if live:
+            raise CaptureError(f"{path}: a folder cannot be played live (live plays a video file)")
         images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
             raise CaptureError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return ImageSource(images, str(path))
     if path.suffix.lower() in IMAGE_SUFFIXES:
+        if live:
+            raise CaptureError(f"{path}: an image cannot be played live (live plays a video file)")
         return ImageSource([path], str(path))
-    return VideoFileSource(path)
+    return LiveVideoSource(path) if live else VideoFileSource(path)

@@ -76,6 +76,7 @@ class Face:
     head_frontal: int = -1  # 1: the head is turned little enough for the expression readings to hold
     eyes_closed: int = -1
     mouth_open: int = -1
+    calibrated: int = 0  # 1: this person's calibration corrected raw_probs (realtime/analysis/calibration.py)
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -108,3 +109,10 @@ class FrameResult:
     # previous image's faces): whoever keeps state per face forgets these. An ID never comes back.
     retired: list[int] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # labels of the events marked at this frame (analysis/events.py)
+    # When the frame whose analysis the faces hold was captured: timestamp_s where this frame was
+    # analysed (files, images); for a live source analysed beside the loop, an earlier frame's.
+    analysis_timestamp_s: float | None = None
+
+    def __post_init__(self):
+        if self.analysis_timestamp_s is None:
+            self.analysis_timestamp_s = self.timestamp_s

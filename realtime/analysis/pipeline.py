@@ -27,12 +27,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
+from errors import OptionError
 from mappings import default_measured
 from realtime.analysis.action_units import MeasuredActionUnits
 from realtime.analysis.affect import AU_SOURCES, AffectEstimator
+from realtime.analysis.calibration import Calibration, CalibrationError, Calibrator, calibrate
 from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, FrameSource, ImageSource, open_source
 from realtime.analysis.classify import EmotionClassifier
 from realtime.analysis.crop import alignment, crop_faces
@@ -46,8 +49,8 @@ from realtime.analysis.temporal import TemporalConfig, TemporalModel
 from realtime.analysis.track import FaceTracker
 
 # Each stage times what it is named for: "landmarks" is the face mesh with head pose and gaze;
-# "affect" the measured AUs (with their per-person baselines) and both kinds of AUs and
-# valence/arousal; "temporal" the smoothing and filtering.
+# "affect" a calibrated face's correction, the measured AUs (with their per-person baselines) and both
+# kinds of AUs and valence/arousal; "temporal" the smoothing and filtering.
 PIPELINE_STAGES = ("detect", "track", "landmarks", "crop", "classify", "affect", "temporal")
 # As MediaPipe's RunningMode: "video" frames are consecutive (tracking, smoothing, per-person AU
 # baselines; increasing timestamps); "image" frames each stand alone (faces numbered left to right,
@@ -73,15 +76,16 @@ class PipelineOptions:
     au_source: str = "measured"  # the AUs shown and reported; the rows hold both kinds
     va_source: str = "prototype"  # the valence/arousal shown and reported (bench/measured_aus.py chose it)
     running_mode: str = "video"  # RUNNING_MODES; for a FrameSource, `for_source` sets it
+    neutral: str | None = None  # a photo of the participant at rest: calibrates every face (calibration.py)
 
     def __post_init__(self):
         if self.running_mode not in RUNNING_MODES:
-            raise ValueError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, not {self.running_mode!r}")
+            raise OptionError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, not {self.running_mode!r}")
         for name in ("au_source", "va_source"):
             if getattr(self, name) not in AU_SOURCES:
-                raise ValueError(f"{name} must be one of {', '.join(AU_SOURCES)}, not {getattr(self, name)!r}")
+                raise OptionError(f"{name} must be one of {', '.join(AU_SOURCES)}, not {getattr(self, name)!r}")
         if self.affect_mode not in ("soft", "argmax"):
-            raise ValueError(f"affect_mode must be soft or argmax, not {self.affect_mode!r}")
+            raise OptionError(f"affect_mode must be soft or argmax, not {self.affect_mode!r}")
 
 
 def for_source(options: PipelineOptions | None, source: FrameSource) -> PipelineOptions:
@@ -127,6 +131,14 @@ class Pipeline:
         self.tracker = FaceTracker()
         self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if stills else options.temporal)
         self.action_units = MeasuredActionUnits(self.measured.table, per_person=not stills)
+        self.calibration = Calibrator(au_raw=lambda blendshapes: self.measured.table.raw(blendshapes[None])[0])
+        self.action_units.calibrated = self.calibration.baseline
+        if options.neutral:
+            try:
+                self.calibration.everyone = self.neutral_calibration(options.neutral)
+            except BaseException:
+                self._stack.close()
+                raise
         self._retiring: list[int] = []  # retired between frames, reported with the next one
         self.stage_seconds: dict[str, float] = {}  # the last frame's time per stage, PIPELINE_STAGES
         self._clock_start: float | None = None
@@ -173,6 +185,7 @@ class Pipeline:
         for f, p in zip(faces, self.classifier.predict(crops), strict=True):
             f.raw_probs = p
         t5 = t()
+        self.calibration.update(faces, retired, timestamp_s)  # corrects the calibrated faces' raw_probs
         self.action_units.update(faces, retired, timestamp_s)
         for f in faces:
             self.affect.estimate(f)
@@ -184,6 +197,25 @@ class Pipeline:
         times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)
         self.stage_seconds = dict(zip(PIPELINE_STAGES, times, strict=True))
         return FrameResult(index, timestamp_s, source, frame_bgr, faces, retired=retired)
+
+    def calibrate(self, track_id: int, seconds: float) -> None:
+        """Record this face at rest for the next `seconds` of its frames, then correct it (the app's c key)."""
+        self.calibration.start(track_id, seconds)
+
+    def neutral_calibration(self, path: str | Path) -> Calibration:
+        """The calibration from a photo of the person at rest (its biggest face); CalibrationError if
+        the photo is missing, unreadable or shows no face."""
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if Path(path).is_file() else None
+        if image is None:
+            raise CalibrationError(f"{path}: neutral photo " + ("not readable as an image" if Path(path).is_file()
+                                                                else "not found"))
+        with Pipeline(replace(self.options, running_mode="image", neutral=None), classifier=self.classifier) as still:
+            faces = still.process(image).faces
+        if not faces:
+            raise CalibrationError(f"{path}: no face found in the neutral photo")
+        face = max(faces, key=lambda f: f.box[2] * f.box[3])
+        aus = [self.measured.table.raw(face.mesh.blendshapes[None])[0]] if face.mesh is not None else []
+        return calibrate(face.raw_probs[None], aus)
 
     def close(self) -> None:
         self._stack.close()

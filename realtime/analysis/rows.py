@@ -13,6 +13,27 @@ from realtime.analysis.faces import FrameResult
 
 HEAD_COLUMNS = ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch", "head_frontal", "eyes_closed",
                 "mouth_open")
+BOX_COLUMNS = ("x", "y", "w", "h")
+PROB_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
+RAW_PROB_COLUMNS = tuple(f"raw_p_{e}" for e in EMOTIONS)
+# The columns every log has had from the first version on: all a reader of old logs may require
+# (realtime/outputs/report.py reads logs of every version).
+FIRST_COLUMNS = ("frame", "timestamp_s", "source", "face_id", *BOX_COLUMNS, "label", "confidence", *PROB_COLUMNS,
+                 *RAW_PROB_COLUMNS, "valence", "arousal")
+INTEGER_COLUMNS = frozenset({"frame", "face_id", "au_measured", "skipped_frames", "head_frontal", "eyes_closed",
+                             "mouth_open", "calibrated"})
+# The range of each numeric column but the AUs (which lie in [0, 1]), for readers to check.
+_INF = math.inf
+VALUE_RANGES = {
+    "frame": (0, _INF), "timestamp_s": (0, _INF), "analysis_timestamp_s": (0, _INF), "face_id": (-_INF, _INF),
+    **dict.fromkeys(BOX_COLUMNS, (-_INF, _INF)),
+    "confidence": (0, 1), **dict.fromkeys(PROB_COLUMNS + RAW_PROB_COLUMNS, (0, 1)),
+    **dict.fromkeys(("valence", "arousal", "prototype_valence", "prototype_arousal", "measured_valence",
+                     "measured_arousal"), (-1, 1)),
+    "au_measured": (0, 1), "shown_confidence": (0, 1), "skipped_frames": (0, _INF),
+    **dict.fromkeys(("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch"), (-180, 180)),
+    **dict.fromkeys(("head_frontal", "eyes_closed", "mouth_open", "calibrated"), (0, 1)),
+}
 
 
 @functools.cache
@@ -24,13 +45,17 @@ def table_columns() -> dict[str, list[str]]:
     # measured columns are empty where it was not. shown_label is the label on screen (hysteresis,
     # so not always `label`). skipped_frames: unreadable frames (image folders: files) skipped in the
     # source so far, up to this row's frame. Then the head and eyes (realtime/analysis/head.py; degrees,
-    # empty where the mesh was not found). Last, `event`: the events marked at this frame (labels joined
+    # empty where the mesh was not found). calibrated (1/0): this person's calibration corrected the
+    # probabilities (realtime/analysis/calibration.py). Last, `event`: the events marked at this frame (labels joined
     # by ";"; realtime/analysis/events.py), empty at most frames.
-    columns = (["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence"]
-               + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
-               + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
-                  "measured_arousal", "au_source", "au_measured"] + prototype + measured
-               + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS) + ["event"])
+    # analysis_timestamp_s: the capture time of the frame the row's readings were computed on; equal to
+    # timestamp_s wherever every frame is analysed (files, images, the API), earlier for a live source,
+    # whose analysis runs beside the loop and whose boxes follow the face in between.
+    columns = (["frame", "timestamp_s", "analysis_timestamp_s", "source", "face_id", *BOX_COLUMNS, "label",
+                "confidence", *PROB_COLUMNS, *RAW_PROB_COLUMNS, "valence", "arousal", "va_source",
+                "prototype_valence", "prototype_arousal", "measured_valence", "measured_arousal", "au_source",
+                "au_measured"] + prototype + measured
+               + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS) + ["calibrated", "event"])
     return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
 
 
@@ -52,7 +77,8 @@ def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
     for face in result.faces:
         label = int(face.probs.argmax())
         measured = face.measured_aus is not None
-        values = ([result.index, _r(result.timestamp_s), result.source, face.track_id, *map(int, face.box),
+        values = ([result.index, _r(result.timestamp_s), _r(result.analysis_timestamp_s), result.source,
+                   face.track_id, *map(int, face.box),
                    EMOTIONS[label], _r(face.probs[label])]
                   + [_r(p) for p in face.probs] + [_r(p) for p in face.raw_probs]
                   + [_r(face.valence), _r(face.arousal), face.va_source, _r(face.prototype_valence),
@@ -62,7 +88,8 @@ def face_rows(result: FrameResult) -> list[dict[str, int | float | str | None]]:
                   + [_r(face.prototype_aus.get(au, 0.0)) for au in prototype_order]
                   + [_r(face.measured_aus[au]) if measured else None for au in measured_order]
                   + [face.shown_label, _r(face.shown_confidence), result.skipped_frames]
-                  + [_head_value(face, name) for name in HEAD_COLUMNS] + [";".join(result.events)])
+                  + [_head_value(face, name) for name in HEAD_COLUMNS]
+                  + [face.calibrated, ";".join(result.events)])
         rows.append(dict(zip(table_columns()["COLUMNS"], values, strict=True)))
     return rows
 

@@ -25,7 +25,10 @@ from mappings import default_measured, default_prototypes
 from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
 from realtime.analysis.events import EVENT_KEYS, Event, EventTimeline, default_labels
 from realtime.analysis.faces import FrameResult
+from realtime.analysis.follow import BoxFollower
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
+from realtime.analysis.timing import StageTimer
+from realtime.analysis.worker import AnalysisProcess
 from realtime.outputs.csvlog import CsvLogger, EventLog
 from realtime.outputs.record import VideoRecorder
 from realtime.window.dashboard import Dashboard
@@ -35,12 +38,14 @@ from realtime.window.preflight import check_display, check_outputs
 
 WINDOW = "Facial expression"
 NEXT_IMAGE_KEYS = (ord(" "), ord("n"), 13)  # image sources: space, n or Enter shows the next image
-STAGES = ("decode", *PIPELINE_STAGES, "draw", "encode")
+STAGES = ("decode", *PIPELINE_STAGES, "follow", "draw", "encode")  # follow: live boxes between analyses
+ANALYSIS_WINDOW = 3600  # analyses whose latency the summary's median covers: two minutes at 30 a second
 
 
 @dataclass
 class AppConfig:
     source: str = "0"
+    live: bool = False  # a video file played as a camera would be (real time, newest frame)
     width: int | None = None
     height: int | None = None
     fps: float | None = None
@@ -50,12 +55,15 @@ class AppConfig:
     report: str | None = None
     output_dir: str = "recordings"
     display: bool = True
-    mirror: bool | None = None  # default: on for cameras, off for files
+    mirror: bool | None = None  # default: on for cameras, off for files (live or not)
     overlays: Overlays = field(default_factory=Overlays)
     record_dashboard: bool = False  # record the whole window (dashboard, side column) rather than the video
     event_labels: dict[str, str] = field(default_factory=default_labels)  # number key -> event label
     events: list[Event] = field(default_factory=list)  # from --events, for recorded videos
+    calibrate_s: float = 3.0  # how long the c key records a resting face
+    calibrate_at_start: bool = False  # --calibrate: record the first face seen
     stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
+    analysis_delay_s: float = 0.0  # live sources: added to each analysis, emulating a slower CPU (tests, bench)
 
 
 @dataclass
@@ -72,6 +80,15 @@ class RunSummary:
     snapshots: list[str] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
     classifier: str = ""  # where and how it ran, e.g. "cpu int8"
+    # Live sources, analysed beside the loop: analyses shown, and the median time from the capture of
+    # an analysed frame to its analysis on screen (recent ones: the last ANALYSIS_WINDOW).
+    analyses: int = 0
+    analysis_latency_ms: float = 0.0
+
+    @property
+    def analysis_rate(self) -> float:
+        """Analyses shown per second (live sources; with files every frame is analysed)."""
+        return self.analyses / max(self.seconds - self.waiting_s, 1e-9)
 
     @property
     def fps(self) -> float:
@@ -80,43 +97,36 @@ class RunSummary:
 
     def write_json(self, path: str) -> None:
         """Every field, the FPS, and stage_ms (median milliseconds per stage, in the frame's order)."""
-        Path(path).write_text(json.dumps({**asdict(self), "fps": self.fps}, indent=1) + "\n")
+        Path(path).write_text(json.dumps({**asdict(self), "fps": self.fps, "analysis_rate": self.analysis_rate},
+                                         indent=1) + "\n")
 
 
 def timestamp_name(prefix: str, suffix: str) -> str:
     return f"{prefix}_{datetime.now().strftime('%Y%m%d-%H%M%S')}{suffix}"
 
 
-class StageTimer:
-    """Median milliseconds per stage over a sliding window, for the HUD and the benchmark."""
-
-    def __init__(self, window: int = 60):
-        self.samples = {s: deque(maxlen=window) for s in STAGES}
-        self.all = {s: [] for s in STAGES}
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.samples[stage].append(seconds * 1000)
-        self.all[stage].append(seconds * 1000)
-
-    def recent(self) -> dict[str, float]:
-        return {s: float(np.median(v)) for s, v in self.samples.items() if v}
-
-    def overall(self) -> dict[str, float]:
-        return {s: float(np.median(v)) for s, v in self.all.items() if v}
-
-
 class App:
     """The window around a Pipeline: it owns the display, keys, drawing, recording and the CSV log."""
 
-    def __init__(self, cfg: AppConfig, source: FrameSource, pipeline: Pipeline, stack: ExitStack):
-        self.cfg, self.source, self.pipeline, self.stack = cfg, source, pipeline, stack
+    def __init__(self, cfg: AppConfig, source: FrameSource, pipeline: Pipeline | None, stack: ExitStack,
+                 analysis: AnalysisProcess | None = None):
+        """pipeline: frames analysed here, one by one (files, images); analysis: beside the loop, in its
+        own process (live sources), the boxes following the faces in between."""
+        self.cfg, self.source, self.stack = cfg, source, stack
+        self.pipeline, self.analysis = pipeline, analysis
         self.overlays = cfg.overlays
         if self.overlays.dashboard is None and not cfg.display:  # headless, nobody sees it: drawn only if recorded
             self.overlays.dashboard = cfg.record_dashboard
-        self.mirror = cfg.mirror if cfg.mirror is not None else source.live
+        self.mirror = cfg.mirror if cfg.mirror is not None else source.kind == "camera"
         measured = default_measured().table
-        classifier = pipeline.classifier
-        backend = f"{classifier.device.type} {classifier.precision}"
+        if pipeline is not None:
+            backend = f"{pipeline.classifier.device.type} {pipeline.classifier.precision}"
+        else:
+            backend = analysis.backend
+        self.follower = BoxFollower()
+        self.analysed: FrameResult | None = None  # the newest analysis shown (live sources)
+        self.grays: dict[int, np.ndarray] = {}  # recent frames, grey, by index: where an analysis' boxes start
+        self.latencies: deque[float] = deque(maxlen=ANALYSIS_WINDOW)
         self.dashboard = Dashboard()
         self.renderer = Renderer(default_prototypes().au_names | measured.au_names, measured.weak, backend,
                                  self.dashboard)
@@ -125,8 +135,10 @@ class App:
         self.recorder: VideoRecorder | None = None
         self.logger = stack.enter_context(CsvLogger(cfg.csv)) if cfg.csv else None
         self.events = EventTimeline(cfg.events)
+        self.calibrate_pending = cfg.calibrate_at_start and not source.stills
+        self.notice: tuple[str, float] | None = None  # a calibration's outcome, shown until a wall-clock time
         self.event_log = stack.enter_context(EventLog(events_path(cfg)))
-        self.timer = StageTimer()
+        self.timer = StageTimer(STAGES)
         self.summary = RunSummary(classifier=backend)
         self.fps = 0.0
         self.paused = False
@@ -145,7 +157,9 @@ class App:
     def stop_recording(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
-            print(f"recording saved: {self.recorder.path} ({self.recorder.frames} frames)")
+            rec = self.recorder
+            repeats = f", {rec.repeated} of them repeats for frames the loop skipped" if rec.repeated else ""
+            print(f"recording saved: {rec.path} ({rec.frames} frames at {rec.fps:g} FPS{repeats})")
             self.recorder = None
 
     # -- one frame ---------------------------------------------------------------------------
@@ -158,17 +172,59 @@ class App:
         result.events = [e.label for e in self.events.due(result.timestamp_s)]
         for stage, seconds in self.pipeline.stage_seconds.items():
             self.timer.add(stage, seconds)
+        self.follow_calibration(result)
         # Both forget the faces the result retires (images: the previous image's), as the pipeline does.
         self.renderer.va_plot.update(result.faces, result.retired)
         self.dashboard.update(result)
         return result
+
+    def follow(self, image: np.ndarray, index: int, timestamp_s: float, source: str) -> FrameResult:
+        """A live frame: offered to the analysis beside the loop, shown with the newest analysis, its
+        boxes moved onto this frame. Its timestamp stays the frame's own; analysis_timestamp_s says
+        which frame the readings are from."""
+        if self.mirror:
+            image = cv2.flip(image, 1)
+        t0 = time.perf_counter()
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        self.grays[index] = gray
+        self.analysis.offer(image, timestamp_s, index, source)
+        got = self.analysis.latest()
+        if got is not None:
+            analysed, stage_seconds = got
+            for stage, seconds in stage_seconds.items():
+                self.timer.add(stage, seconds)
+            self.renderer.va_plot.update(analysed.faces, analysed.retired)
+            self.dashboard.update(analysed)
+            self.follower.restart(analysed.faces, self.grays.get(analysed.index, gray))
+            self.analysed = analysed
+            self.follow_calibration(analysed)
+            self.summary.analyses += 1
+            self.latencies.append(1000 * (self.source.clock() - analysed.timestamp_s))
+        for old in [i for i in self.grays if i < (self.analysed.index if self.analysed else index - 1)]:
+            del self.grays[old]  # frames older than the newest analysis: no result will start from them
+        faces = self.follower.follow(gray)
+        self.timer.add("follow", time.perf_counter() - t0)
+        return FrameResult(index, timestamp_s, source, image, faces,
+                           events=[e.label for e in self.events.due(timestamp_s)],
+                           analysis_timestamp_s=self.analysed.timestamp_s if self.analysed else None)
+
+    def analysis_note(self, result: FrameResult) -> str:
+        """The HUD's word on a live analysis: how far the readings shown lag the frame shown."""
+        if self.analysis is None:
+            return ""
+        if self.analysed is None:
+            return "analysis starting"
+        note = self.analysis.classifier_note
+        return f"analysis {1000 * (result.timestamp_s - result.analysis_timestamp_s):.0f} ms old" + (
+            f"   {note}" if note else "")
 
     def render(self, result: FrameResult) -> np.ndarray:
         t0 = time.perf_counter()
         self.last = result
         canvas, _ = self.renderer.render(result, self.overlays, fps=self.fps, stage_ms=self.timer.recent(),
                                          recording=self.recorder is not None, paused=self.paused,
-                                         selected=self.selected)
+                                         selected=self.selected, notice=self.notice_text(),
+                                         analysis=self.analysis_note(result))
         self.timer.add("draw", time.perf_counter() - t0)
         return canvas
 
@@ -176,7 +232,9 @@ class App:
         t0 = time.perf_counter()
         if self.recorder is not None:
             h, w = result.image.shape[:2]
-            self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w])
+            # By capture time, so the recording lasts as long as the source did (stills have none).
+            self.recorder.write(canvas if self.cfg.record_dashboard else canvas[:h, :w],
+                                None if self.source.stills else result.timestamp_s)
         if self.logger is not None:
             self.logger.write(result)
         self.event_log.write(result)
@@ -185,13 +243,51 @@ class App:
         self.summary.rows += len(result.faces)
         self.timer.add("encode", time.perf_counter() - t0)
 
+    # -- calibration ---------------------------------------------------------------------------
+    @property
+    def calibration(self):
+        """The calibrations' state: the pipeline's, or the live analysis process's as of its newest result."""
+        return self.pipeline.calibration if self.pipeline is not None else self.analysis.calibration
+
+    def start_calibration(self, faces) -> None:
+        face = selected_face(faces, self.selected)
+        (self.pipeline or self.analysis).calibrate(face.track_id, self.cfg.calibrate_s)
+        print(f"calibration: face #{face.track_id}, look neutral for {self.cfg.calibrate_s:g} s")
+
+    def follow_calibration(self, result: FrameResult) -> None:
+        """Starts the --calibrate recording at the first face; reports recordings that ended."""
+        if self.calibrate_pending and result.faces:
+            self.calibrate_pending = False
+            self.start_calibration(result.faces)
+        calibration = self.calibration
+        for track_id in calibration.finished:
+            self.tell(f"face #{track_id} calibrated")
+        for track_id in calibration.failed:
+            self.tell(f"face #{track_id} lost: calibration cancelled (press c again)")
+
+    def tell(self, text: str) -> None:
+        print(text)
+        self.notice = (text, time.monotonic() + 3.0)
+
+    def notice_text(self) -> str | None:
+        """The calibration prompt with its countdown while a face is being recorded, else a recent outcome."""
+        calibration = self.calibration
+        for track_id in calibration.recording:
+            left = calibration.remaining_s(track_id)
+            return f"#{track_id}: relax your face, look ahead  {left:.1f} s"
+        if self.calibrate_pending:
+            return "calibration: waiting for a face"
+        if self.notice is not None and time.monotonic() < self.notice[1]:
+            return self.notice[0]
+        return None
+
     # -- keys --------------------------------------------------------------------------------
     def handle_key(self, key: int, canvas: np.ndarray) -> bool:
         """Apply a key press; False means quit."""
         if key in (ord("q"), 27):
             return False
         toggles = {ord("v"): "va", ord("p"): "probs", ord("a"): "aus", ord("b"): "boxes", ord("l"): "landmarks",
-                   ord("h"): "help", ord("d"): "dashboard", ord("t"): "hud"}
+                   ord("h"): "help", ord("d"): "dashboard", ord("t"): "hud", ord("o"): "head"}
         if key in toggles:
             name = toggles[key]
             setattr(self.overlays, name, not getattr(self.overlays, name))
@@ -201,9 +297,22 @@ class App:
             self.selected = next((i for i in ids if i > shown), ids[0])
         elif key == ord("m"):
             self.mirror = not self.mirror
-            self.pipeline.reset()  # boxes jump across the frame: every face is retired, then found afresh
+            # Boxes jump across the frame: every face is retired, then found afresh.
+            if self.analysis is not None:
+                self.analysis.reset()
+                self.analysed = None
+                self.follower.restart([], np.zeros((1, 1), np.uint8))
+            else:
+                self.pipeline.reset()
         elif key == ord(" "):
             self.paused = not self.paused
+        elif key == ord("c"):
+            if self.source.stills:
+                self.tell("images have no tracks to calibrate: use --neutral PHOTO")
+            elif self.last is not None and self.last.faces:
+                self.start_calibration(self.last.faces)
+            else:
+                self.tell("calibration: no face in view")
         elif chr(key) in EVENT_KEYS:
             label = self.cfg.event_labels[chr(key)]
             self.events.mark(label)
@@ -238,8 +347,11 @@ class App:
                 if captured is None:
                     self.summary.ended_by = self.source.ended_by or "end of input"
                     break
-                self.timer.add("decode", time.perf_counter() - t0)
-                result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
+                if self.analysis is not None:  # a live source: its thread decodes, the wait is for the camera
+                    result = self.follow(captured.image, captured.index, captured.timestamp_s, captured.source)
+                else:
+                    self.timer.add("decode", time.perf_counter() - t0)
+                    result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
                 result.skipped_frames = captured.skipped_frames
                 canvas = self.render(result)
                 self.emit(result, canvas)
@@ -258,6 +370,9 @@ class App:
         finally:  # an interrupted run (Ctrl-C, kill) still reports its true duration and stage times
             self.summary.seconds = time.perf_counter() - start
             self.summary.stage_ms = self.timer.overall()
+            self.summary.analysis_latency_ms = float(np.median(self.latencies)) if self.latencies else 0.0
+            if self.analysis is not None and self.analysis.classifier_note:
+                self.summary.classifier += f" ({self.analysis.classifier_note})"
             self.summary.skipped_frames = self.source.skipped_frames
             self.summary.skipped_files = list(self.source.skipped)
         return self.summary
@@ -360,18 +475,25 @@ def run(cfg: AppConfig) -> RunSummary:
         report_dir.mkdir(parents=True, exist_ok=True)
         cfg.csv = cfg.csv or str(report_dir / "frames.csv")
     _Interrupts.requested = False
-    for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
-        signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
-        classifier = load_classifier(cfg.pipeline)
-        source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps))
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
+            previous = signal.signal(sig, _Interrupts.handle)
+            # Put back last, once the files are finalised (None: a handler not set from Python).
+            stack.callback(signal.signal, sig, signal.SIG_DFL if previous is None else previous)
+        source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.live))
+        # Here, before the window opens, for a bad checkpoint's one line; a live source's loads in its process.
+        classifier = None if source.live else load_classifier(cfg.pipeline)
         if cfg.display:  # opens while the face models load, saying so; the inputs are known good by now
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             stack.callback(cv2.destroyAllWindows)
             cv2.imshow(WINDOW, splash("loading the models..."))
             cv2.waitKey(1)
-        pipeline = stack.enter_context(Pipeline(for_source(cfg.pipeline, source), classifier=classifier))
-        app = App(cfg, source, pipeline, stack)
+        options = for_source(cfg.pipeline, source)
+        if source.live:  # the analysis beside the loop, in a process of its own, so the loop keeps the camera's pace
+            app = App(cfg, source, None, stack,
+                      analysis=stack.enter_context(AnalysisProcess(options, delay_s=cfg.analysis_delay_s)))
+        else:
+            app = App(cfg, source, stack.enter_context(Pipeline(options, classifier=classifier)), stack)
         try:
             summary = app.run()
         except KeyboardInterrupt:

@@ -7,6 +7,7 @@ switched on (Overlays). The dashboard beside the video is realtime/window/dashbo
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 
 from models import EMOTIONS
-from realtime.analysis.faces import Face, FrameResult
+from realtime.analysis.faces import Face, FaceMesh, FrameResult
 from realtime.style import EMOTION_BGR, PANEL_BGR
 from realtime.window.layout import (
     AU_ROWS,
@@ -47,6 +48,7 @@ class Overlays:
     va: bool = True
     hud: bool = True
     help: bool = False
+    head: bool = False  # head pose and gaze on each face
     dashboard: bool | None = None  # None: on when the window has room for it (decided at the first frame)
 
 
@@ -223,6 +225,55 @@ class LandmarkAnnotator:
                     canvas[ys[keep], xs[keep]] = self.COLOR
 
 
+class HeadPoseAnnotator:
+    """Where each meshed face points: its nose's direction (orange) and its gaze (cyan) as lines from
+    the nose tip and from between the eyes, and its yaw, pitch and roll under the box, marked
+    'turned' where the head is past the limits within which expressions read true."""
+
+    NOSE, GAZE, TURNED = (0, 140, 255), (255, 230, 0), (80, 80, 255)
+
+    def annotate(self, canvas: np.ndarray, faces: list[Face], lay: Layout) -> None:
+        m = lay.metrics
+        width = max(2, round(m.u / 5))
+        for face in faces:
+            mesh = face.mesh
+            if mesh is None or mesh.rotation is None or math.isnan(face.head_yaw):
+                continue
+            length = 0.8 * face.box[2]
+            # The face's forward direction is the model's -z: seen from the camera, x right and y down.
+            forward = -mesh.rotation[:, 2]
+            nose = mesh.landmarks[FaceMesh.NOSE_TIP]
+            self._arrow(canvas, nose, nose + forward[:2] * length, self.NOSE, width)
+            yaw, pitch = math.radians(face.gaze_yaw), math.radians(face.gaze_pitch)
+            gaze = np.array([-math.sin(yaw) * math.cos(pitch), math.sin(pitch)])
+            eyes = (mesh.landmarks[FaceMesh.RIGHT_IRIS] + mesh.landmarks[FaceMesh.LEFT_IRIS]) / 2
+            self._arrow(canvas, eyes, eyes + gaze * length, self.GAZE, width)
+            text = f"yaw {face.head_yaw:+.0f} pitch {face.head_pitch:+.0f} roll {face.head_roll:+.0f}"
+            text += "  turned" if face.head_frontal == 0 else ""
+            x, y, w, h = face.box
+            t = m.text(text, x, y + h + m.pad, 0.85)
+            shade(canvas, Rect(t.box.x - m.pad, t.box.y - m.pad, t.box.w + 2 * m.pad, t.box.h + 2 * m.pad))
+            put(canvas, t, self.TURNED if face.head_frontal == 0 else WHITE)
+
+    @staticmethod
+    def _arrow(canvas: np.ndarray, start, end, color, width: int) -> None:
+        a, b = tuple(int(round(v)) for v in start), tuple(int(round(v)) for v in end)
+        cv2.circle(canvas, a, 2 * width, color, -1, cv2.LINE_AA)  # seen even on a face turned straight at the camera
+        cv2.arrowedLine(canvas, a, b, color, width, cv2.LINE_AA, tipLength=0.2)
+
+
+def draw_notice(canvas: np.ndarray, frame: Rect, m: Metrics, text: str) -> None:
+    """A prompt across the bottom of the video (the calibration's), in large text on a dark band,
+    smaller where the frame is too narrow for it."""
+    k = min(1.3, 1.3 * (frame.w - 2 * m.pad) / max(m.size(text, 1.3)[0], 1))
+    t = m.text(text, 0, 0, k)
+    x = frame.x + max(m.pad, (frame.w - t.box.w) // 2)
+    y = frame.y1 - t.box.h - 3 * m.pad
+    t = m.text(text, x, y, k)
+    shade(canvas, Rect(frame.x, y - 2 * m.pad, frame.w, t.box.h + 4 * m.pad), 0.75)
+    put(canvas, t, KEY_COLOR)
+
+
 class ValenceArousalAnnotator:
     """The inset circumplex on the frame (valence right, arousal up) with a fading trail per face."""
 
@@ -241,9 +292,12 @@ class ValenceArousalAnnotator:
         draw_circumplex(canvas, lay.inset, lay.metrics, trails)
 
 
-def hud_lines(fps: float, backend: str, stage_ms: dict[str, float], paused: bool) -> tuple[str, list[str]]:
-    """The HUD's first line (FPS, where the classifier runs, e.g. "cpu int8", paused) and its stage timings."""
-    head = (f"{fps:5.1f} FPS   " if fps > 0 else "") + backend + ("   PAUSED" if paused else "")
+def hud_lines(fps: float, backend: str, stage_ms: dict[str, float], paused: bool,
+              analysis: str = "") -> tuple[str, list[str]]:
+    """The HUD's first line (FPS, where the classifier runs, e.g. "cpu int8", a live analysis' age,
+    paused) and its stage timings."""
+    head = ((f"{fps:5.1f} FPS   " if fps > 0 else "") + backend + (f"   {analysis}" if analysis else "")
+            + ("   PAUSED" if paused else ""))
     return head, [f"{k} {v:.1f}" for k, v in stage_ms.items()] + (["ms"] if stage_ms else [])
 
 
@@ -290,7 +344,7 @@ class Renderer:
         self.boxes, self.bars = BoxAnnotator(), ProbabilityBarsAnnotator()
         self.au_list = ActionUnitAnnotator(au_names, weak)
         self.va_plot, self.mesh = ValenceArousalAnnotator(), LandmarkAnnotator()
-        self.hud, self.help = HudAnnotator(), HelpAnnotator()
+        self.hud, self.help, self.head = HudAnnotator(), HelpAnnotator(), HeadPoseAnnotator()
         self.backend, self.dashboard = backend, dashboard
         self.columns, self._column_key = 0, None
         self._background: np.ndarray | None = None
@@ -300,7 +354,8 @@ class Renderer:
         return choose_dashboard(image.shape[1], image.shape[0], self.au_list.widest)[1]
 
     def layout(self, result: FrameResult, ov: Overlays, *, fps: float = 0.0, stage_ms: dict | None = None,
-               recording: bool = False, paused: bool = False, selected: int | None = None) -> Layout:
+               recording: bool = False, paused: bool = False, selected: int | None = None,
+               analysis: str = "") -> Layout:
         fh, fw = result.image.shape[:2]
         dash = bool(ov.dashboard) and self.dashboard is not None
         key = (fw, fh, ov.probs, ov.aus, dash)
@@ -312,7 +367,7 @@ class Renderer:
             specs.append(FaceSpec(f.track_id, f.box, tag_text(f), names, title))
         face = selected_face(result.faces, selected) if dash else None
         req = LayoutRequest(probs=ov.probs, aus=ov.aus, boxes=ov.boxes, va=ov.va, rec=recording, help=ov.help,
-                            hud=hud_lines(fps, self.backend, stage_ms or {}, paused) if ov.hud else None,
+                            hud=hud_lines(fps, self.backend, stage_ms or {}, paused, analysis) if ov.hud else None,
                             dashboard=dash, au_text=self.au_list.widest, columns=self.columns,
                             selected=face.track_id if face else None)
         if dash:
@@ -326,7 +381,9 @@ class Renderer:
         self.columns = lay.columns
         return lay
 
-    def render(self, result: FrameResult, ov: Overlays, **state) -> tuple[np.ndarray, Layout]:
+    def render(self, result: FrameResult, ov: Overlays, notice: str | None = None,
+               **state) -> tuple[np.ndarray, Layout]:
+        """notice: a prompt drawn across the bottom of the video (the calibration's countdown)."""
         if ov.dashboard is None:
             ov.dashboard = self.has_room(result.image)
         lay = self.layout(result, ov, **state)
@@ -350,12 +407,16 @@ class Renderer:
             self.bars.annotate(canvas, faces, lay)
         if ov.aus:
             self.au_list.annotate(canvas, faces, lay)
+        if ov.head:
+            self.head.annotate(canvas, faces, lay)
         if lay.inset is not None:
             self.va_plot.annotate(canvas, faces, lay)
         if lay.dashboard is not None:
             self.dashboard.annotate(canvas, lay, shown, self.au_list)
         if lay.column_note is not None:
             put(canvas, lay.column_note, AXIS)
+        if notice:  # over the inset: a prompt to the person in front of the camera comes first
+            draw_notice(canvas, lay.frame, lay.metrics, notice)
         self.hud.annotate(canvas, lay)
         if lay.help is not None:
             self.help.annotate(canvas, lay)

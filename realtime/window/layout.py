@@ -42,6 +42,8 @@ KEYS = (
     ("m", "mirror the image"),
     ("space", "pause / resume"),
     ("s", "snapshot (PNG)"),
+    ("o", "head pose and gaze"),
+    ("c", "calibrate the face (neutral)"),
     ("1 - 9", "mark an event"),
     ("h", "this help"),
 )

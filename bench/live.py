@@ -1,0 +1,115 @@
+"""The live loop's pace: a 30 FPS clip played as a camera would be (`run_webcam.py --live`), headless.
+
+    python -m bench.live [--seconds 20] [--faces N] [--video PATH] [--analysis-delay MS] [--avx2] [--runs N]
+                         [-- APP ARGS...]
+
+Runs the app as a user would, in its own process (`run_webcam.py --source CLIP --live --no-display
+--record ... --csv ... --stats-json ...`), and reads back what it did: the loop's FPS (frames shown,
+recorded and logged per second), how often each face's emotion was re-analysed (analyses shown per
+second; the AUs and valence/arousal come with each analysis, the measured AUs on one analysis in
+--mesh-every), the median time from a frame's capture to its analysis on screen, the per-stage
+medians, and how long the recording lasts against the clip.
+
+--avx2 limits PyTorch to AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2), as on the
+slowest target CPU; MediaPipe has no such switch, so --analysis-delay MS adds what its stages
+take more there (measured on the AVX2-only EPYC: detect 7.0 and landmarks 24.2 ms a frame against
+the figures this machine prints) to each analysis.
+Arguments after `--` go to run_webcam.py (e.g. `-- --mesh-every 2`, `-- --weights models/emotion_cnn_fast.pth`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from bench.pipeline import make_video
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    except OSError:
+        return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    flags = fields.get("Flags", "")
+    level = next((name for flag, name in (("avx512_bf16", "AVX-512-BF16"), ("avx512f", "AVX-512"),
+                                          ("avx2", "AVX2")) if flag in flags.split()), "no AVX2")
+    return f"{fields.get('Model name', '?').strip()}, {level}, {os.cpu_count()} cores"
+
+
+def frames_in(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.grab():
+        n += 1
+    cap.release()
+    return n
+
+
+def run_once(video: Path, tmp: Path, args: argparse.Namespace, app_args: list[str]) -> dict:
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    if args.avx2:
+        env |= {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    stats, rec = tmp / "stats.json", tmp / "rec.mp4"
+    cmd = [sys.executable, "run_webcam.py", "--source", str(video), "--live", "--no-display", "--record", str(rec),
+           "--csv", str(tmp / "log.csv"), "--stats-json", str(stats), "--analysis-delay", str(args.analysis_delay),
+           *app_args]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"the app failed:\n{proc.stderr[-2000:]}")
+    result = json.loads(stats.read_text())
+    result["recorded_frames"] = frames_in(rec)
+    return result
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    app_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=20, help="length of the generated 30 FPS clip")
+    p.add_argument("--faces", type=int, default=1, choices=[1, 2, 3, 4], help="faces in the generated clip")
+    p.add_argument("--video", type=Path, help="play this clip instead of the generated one")
+    p.add_argument("--analysis-delay", type=float, default=0.0, metavar="MS",
+                   help="added to each analysis, emulating a slower CPU")
+    p.add_argument("--avx2", action="store_true", help="PyTorch limited to AVX2 (MediaPipe cannot be)")
+    p.add_argument("--runs", type=int, default=1, help="runs; the medians of each figure are printed")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        video = args.video or tmp / "clip.mp4"
+        if not args.video:
+            make_video(video, round(args.seconds * 30), args.faces)
+        clip_frames = frames_in(video)
+        runs = [run_once(video, tmp, args, app_args) for _ in range(args.runs)]
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    what = args.video or f"generated 640x480 30 FPS, {args.faces} face{'s' * (args.faces > 1)}"
+    print(f"\nclip: {what}, {clip_frames} frames; {cpu_name()}; classifier {runs[0]['classifier']}"
+          + ("; PyTorch limited to AVX2" if args.avx2 else "")
+          + (f"; +{args.analysis_delay:g} ms per analysis" if args.analysis_delay else "")
+          + (f"; app args: {' '.join(app_args)}" if app_args else "") + f"; {args.runs} run(s), medians")
+    print(f"{'loop FPS (frames shown)':<42}{med('fps'):>8.1f}")
+    print(f"{'frames shown / clip frames':<42}{med('frames'):>8.0f} / {clip_frames}")
+    print(f"{'analyses per second (emotion, AUs, VA)':<42}{med('analysis_rate'):>8.1f}")
+    print(f"{'capture to analysis on screen, median ms':<42}{med('analysis_latency_ms'):>8.0f}")
+    print(f"{'recording frames / clip frames':<42}{med('recorded_frames'):>8.0f} / {clip_frames}")
+    print("stage medians, ms (the analysis' stages run in its own process):")
+    stages = runs[0]["stage_ms"]
+    print("  " + "  ".join(f"{k} {statistics.median(r['stage_ms'].get(k, 0) for r in runs):.1f}" for k in stages))
+
+
+if __name__ == "__main__":
+    main()
