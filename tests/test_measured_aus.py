@@ -210,7 +210,7 @@ def test_a_box_with_no_face_in_it_gets_no_mesh(astronaut_bgr):
 
 
 @pytest.mark.parametrize("content,message", [
-    (None, "face landmarker model not found"),
+    pytest.param(None, "face landmarker model not found", marks=pytest.mark.slow),  # starts the app
     (b"", "not a MediaPipe .task bundle"),
     (b"hello, not a model", "not a MediaPipe .task bundle"),
     pytest.param("truncated", "not a MediaPipe .task bundle", marks=pytest.mark.slow),  # starts the app
@@ -249,6 +249,7 @@ def run_app(*args):
 
 @needs_weights
 @pytest.mark.parametrize("au_source", ["measured", pytest.param("prototype", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_the_csv_carries_both_kinds_of_aus_and_the_chosen_kind_drives_what_is_shown(tmp_path, au_source):
     image = tmp_path / "face.png"
     cv2.imwrite(str(image), astronaut_face_bgr())

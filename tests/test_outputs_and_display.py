@@ -89,7 +89,8 @@ def test_output_dir_is_checked_when_a_window_would_open(tmp_path, clip):
 # -- no display ------------------------------------------------------------------------------------
 
 @needs_weights
-@pytest.mark.parametrize("display", [pytest.param(None, marks=pytest.mark.slow), ":987"], ids=["unset", "no_server"])
+@pytest.mark.parametrize("display", [None, ":987"], ids=["unset", "no_server"])
+@pytest.mark.slow
 def test_no_display_is_one_line_with_the_fix(clip, tmp_path, display):
     env = HEADLESS if display is None else {**HEADLESS, "DISPLAY": display}
     proc = run_app("--source", clip, "--csv", tmp_path / "log.csv", env=env)

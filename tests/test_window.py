@@ -156,6 +156,7 @@ def region_change(a: np.ndarray, b: np.ndarray, x0: float, y0: float, x1: float,
     return float(np.abs(ra - rb).mean())
 
 
+@pytest.mark.slow
 def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
