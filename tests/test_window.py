@@ -334,9 +334,10 @@ def test_calibration_prompt_head_pose_key_and_an_event_key_in_the_csv(display, t
     make_face_video(video, frames=900, no_face=range(0))
     log = tmp_path / "log.csv"
     win = Window(display, ["--source", video, "--output-dir", tmp_path / "out", "--no-dashboard", "--csv", log,
-                           "--calibrate", "0.5", "--event-labels", "1=stimulus"], tmp_path)
+                           "--calibrate", "2", "--event-labels", "1=stimulus"], tmp_path)
 
-    def prompt(shot: np.ndarray) -> bool:  # the countdown's band: KEY_COLOR text across the bottom
+    # The band across the bottom in KEY_COLOR: the countdown (2 s of video: 60 frames), then "calibrated" for 3 s.
+    def prompt(shot: np.ndarray) -> bool:
         h = shot.shape[0]
         band = shot[int(h * 0.8):].astype(int)
         return (np.abs(band - (120, 220, 255)).max(axis=2) < 40).sum() > 50

@@ -312,7 +312,7 @@ def distillation_targets(args, state: dict, train_by_pixels: dict[str, Split], d
     if not args.teacher:
         return None, []
     t0 = time.time()
-    soft = soft_targets(args.teacher, {k: s.images for k, s in train_by_pixels.items()}, device)
+    soft = soft_targets(args.teacher, {k: s.images for k, s in train_by_pixels.items()}, device, args.cache_dir)
     agree = (soft.log_probs.argmax(1).numpy() == targets.argmax(1)).mean()
     print(f"teachers: {len(args.teacher)} checkpoint(s), soft targets for {n} images in "
           f"{time.time() - t0:.0f}s; their top class agrees with the target's on {agree:.1%}", flush=True)
