@@ -53,7 +53,15 @@ from tqdm import tqdm
 from errors import UserError
 from models import EMOTIONS
 from realtime.analysis.capture import IMAGE_SUFFIXES
-from realtime.analysis.rows import BOX_COLUMNS, FIRST_COLUMNS, HEAD_COLUMNS, INTEGER_COLUMNS, PROB_COLUMNS, VALUE_RANGES
+from realtime.analysis.rows import (
+    BOX_COLUMNS,
+    FIRST_COLUMNS,
+    HEAD_COLUMNS,
+    INTEGER_COLUMNS,
+    PROB_COLUMNS,
+    RAW_PROB_COLUMNS,
+    VALUE_RANGES,
+)
 from realtime.style import AROUSAL_HEX, VALENCE_HEX, emotion_rgb01
 
 DPI = 150
@@ -143,8 +151,9 @@ class SessionLog:
 def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
     """Parse and validate a per-frame CSV log; any problem raises ReportError naming file, line and column.
 
-    The log is read CHUNK_ROWS rows at a time into numeric arrays, so a multi-hour log costs its
-    numbers (~0.4 kB a row), not its text as Python strings (several kB a row)."""
+    The log is read CHUNK_ROWS rows at a time into numeric arrays, so a long log costs its numbers,
+    not its text as Python strings (bench/README.md, "Long sessions": a 2-hour log's report peaks at
+    a quarter of the memory it took when the whole log was read as text)."""
     path = Path(csv_path)
     if not path.is_file():
         raise ReportError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
@@ -202,7 +211,8 @@ class _ChunkParser:
         self.ranges |= {c: HEAD_RANGES[c] for c in self.head}
         self.blank_is_nan = set(self.measured_columns) | set(self.head)
         self.events: dict[tuple[int, str], float] = {}  # (frame, label) -> time: a frame's events once
-        self.chunks: dict[str, list[np.ndarray]] = {name: [] for name in (*self.ranges, "label", "source")}
+        self.chunks: dict[str, list[np.ndarray]] = {name: [] for name in (*self.ranges, "label", "source")
+                                                    if name not in RAW_PROB_COLUMNS}
         self.sources: dict[str, int] = {}
         self.measured_shown = False  # whether any row showed measured AUs
         self.rows = 0
@@ -221,8 +231,9 @@ class _ChunkParser:
                                                   for s in cells["source"]), np.int32, len(labels)))
         self.measured_shown |= "measured" in cells.get("au_source", ())
         for name, (lo, hi) in self.ranges.items():
-            self.chunks[name].append(_parse_column(self.path, name, cells[name], lines, lo, hi,
-                                                   blank_is_nan=name in self.blank_is_nan))
+            values = _parse_column(self.path, name, cells[name], lines, lo, hi, blank_is_nan=name in self.blank_is_nan)
+            if name not in RAW_PROB_COLUMNS:  # checked, but no plot or figure uses them
+                self.chunks[name].append(values)
         frames, times = self.chunks["frame"][-1], self.chunks["timestamp_s"][-1]
         for i, text in enumerate(cells.get(EVENT_COLUMN, ())):  # every face row of a frame carries its events
             for label in filter(None, text.split(";")):
@@ -230,8 +241,7 @@ class _ChunkParser:
         self.rows += len(rows)
 
     def log(self) -> SessionLog:
-        values = {name: np.concatenate(chunks) for name, chunks in self.chunks.items()}
-        self.chunks = {}
+        values = {name: np.concatenate(self.chunks.pop(name)) for name in list(self.chunks) if self.chunks[name]}
         order = np.lexsort((values["face_id"], values["frame"]))
         au_kind = "measured" if self.measured_columns and self.measured_shown else "prototype"
         shown_aus = self.measured_columns if au_kind == "measured" else self.prototype_columns
