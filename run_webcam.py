@@ -17,6 +17,7 @@ import contextlib
 import os
 import sys
 
+from errors import OptionError, UserError
 from realtime import quiet  # imports nothing heavy
 
 # The libraries read their log levels as they load, which is before the arguments are parsed.
@@ -26,19 +27,10 @@ if "--verbose" not in sys.argv[1:]:
 if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
     os.environ.setdefault("QT_QPA_FONTDIR", "/usr/share/fonts/truetype/dejavu")
 
-from mappings import MappingError  # noqa: E402
-from models.checkpoint import CheckpointError  # noqa: E402
-from realtime.analysis.capture import CaptureError  # noqa: E402
-from realtime.analysis.detect import DetectorError  # noqa: E402
 from realtime.analysis.events import parse_event_labels, read_events  # noqa: E402
-from realtime.analysis.landmarks import LandmarkerError  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
-from realtime.outputs.csvlog import LogError  # noqa: E402
-from realtime.outputs.record import RecordError  # noqa: E402
-from realtime.outputs.report import ReportError  # noqa: E402
 from realtime.window.app import AppConfig, run  # noqa: E402
 from realtime.window.draw import Overlays  # noqa: E402
-from realtime.window.preflight import PreflightError  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -103,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         event_labels = parse_event_labels(args.event_labels)
         events = read_events(args.events) if args.events else []
         if args.calibrate is not None and not args.calibrate > 0:
-            raise ValueError(f"--calibrate needs a duration > 0 seconds, got {args.calibrate}")
-    except ValueError as e:
+            raise OptionError(f"--calibrate needs a duration > 0 seconds, got {args.calibrate}")
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = AppConfig(
@@ -121,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:
             summary = run(cfg)
-        except (CaptureError, CheckpointError, DetectorError, LandmarkerError, RecordError, LogError, ReportError,
-                PreflightError, MappingError, ValueError) as e:
+        except UserError as e:  # anything else is a bug, and keeps its traceback
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

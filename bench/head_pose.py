@@ -28,7 +28,7 @@ PITCH_BINS = (0, 10, 20, 30, 90)  # |pitch - median pitch|
 def measure(paths: list[Path]) -> dict[str, np.ndarray]:
     from realtime.analysis.pipeline import Pipeline, PipelineOptions
 
-    keys = ("pred", "yaw", "pitch", "roll", "eye_pitch", "eyes_closed", "mouth_open")
+    keys = ("pred", "yaw", "pitch", "roll", "eye_pitch", "eyes_closed", "mouth_open", "au12")
     out = {k: np.full(len(paths), np.nan) for k in keys}
     with Pipeline(PipelineOptions(running_mode="image")) as pipe:
         for i, path in enumerate(tqdm(paths, desc="wild-dev", unit=" photos", mininterval=10)):
@@ -43,6 +43,7 @@ def measure(paths: list[Path]) -> dict[str, np.ndarray]:
             out["yaw"][i], out["pitch"][i], out["roll"][i] = f.head_yaw, f.head_pitch, f.head_roll
             out["eye_pitch"][i] = f.gaze_pitch - f.head_pitch
             out["eyes_closed"][i], out["mouth_open"][i] = f.eyes_closed, f.mouth_open
+            out["au12"][i] = f.measured_aus["AU12"]
     return out
 
 
@@ -55,13 +56,25 @@ def macro_f1(labels: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def table(name: str, values: np.ndarray, bins, labels: np.ndarray, pred: np.ndarray) -> None:
-    print(f"\n| {name} | photos | accuracy | macro-F1 |\n|---|---:|---:|---:|")
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve: how well the scores rank the positives above the rest."""
+    if positive.all() or not positive.any():
+        return float("nan")
+    ranks = np.argsort(np.argsort(scores)) + 1
+    n_pos = positive.sum()
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * (~positive).sum()))
+
+
+def table(name: str, values: np.ndarray, bins, labels: np.ndarray, pred: np.ndarray, au12: np.ndarray) -> None:
+    """Per bin: emotion accuracy and macro-F1, and how well the measured AU12 (lip corner puller) tells
+    the happy photos from the rest (AUC): the AU reading's own trust."""
+    happy = labels == EMOTIONS.index("happy")
+    print(f"\n| {name} | photos | accuracy | macro-F1 | AU12 happy AUC |\n|---|---:|---:|---:|---:|")
     for lo, hi in zip(bins[:-1], bins[1:], strict=True):
         m = (values >= lo) & (values < hi)
         if m.sum():
             accuracy, f1 = np.mean(pred[m] == labels[m]), macro_f1(labels[m], pred[m])
-            print(f"| {lo}-{hi} | {m.sum()} | {accuracy:.1%} | {f1:.3f} |")
+            print(f"| {lo}-{hi} | {m.sum()} | {accuracy:.1%} | {f1:.3f} | {auc(au12[m], happy[m]):.3f} |")
     for limit in bins[1:-1]:
         inside = values < limit
         print(f"within {limit}: {inside.sum()} photos, accuracy {np.mean(pred[inside] == labels[inside]):.1%}; "
@@ -81,8 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"pitch: median {np.median(r['pitch']):.1f}, quartiles {np.percentile(r['pitch'], 25):.1f} "
           f"{np.percentile(r['pitch'], 75):.1f}; |yaw| median {np.median(np.abs(r['yaw'])):.1f}, "
           f"90th percentile {np.percentile(np.abs(r['yaw']), 90):.1f}")
-    table("abs(yaw) deg", np.abs(r["yaw"]), YAW_BINS, labels, pred)
-    table("abs(pitch - median) deg", np.abs(r["pitch"] - np.median(r["pitch"])), PITCH_BINS, labels, pred)
+    table("abs(yaw) deg", np.abs(r["yaw"]), YAW_BINS, labels, pred, r["au12"])
+    table("abs(pitch - median) deg", np.abs(r["pitch"] - np.median(r["pitch"])), PITCH_BINS, labels, pred, r["au12"])
     neutral = labels == EMOTIONS.index("neutral")
     print(f"\nneutral faces' eye pitch in the head: median {np.median(r['eye_pitch'][neutral]):.1f} deg")
     print("\n| class | eyes closed | mouth open |\n|---|---:|---:|")

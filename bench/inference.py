@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import statistics
 import time
 
@@ -56,6 +57,17 @@ def count_macs(model: torch.nn.Module) -> int:
     return total
 
 
+def cpu_description() -> str:
+    """The CPU's model name and the vector ISA PyTorch uses on it (ATEN_CPU_CAPABILITY=avx2 lowers it)."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} logical cores, PyTorch CPU capability {torch.backends.cpu.get_cpu_capability()}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
@@ -65,6 +77,7 @@ def main() -> None:
     loaded = load_model(args.weights)
     plain = loaded.model.eval()
     params = sum(p.numel() for p in plain.parameters())
+    print(f"CPU: {cpu_description()}")
     print(f"model: {params / 1e6:.2f}M parameters, {count_macs(plain) / 1e6:.1f}M multiply-adds per face")
 
     rng = np.random.default_rng(0)

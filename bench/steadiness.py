@@ -112,12 +112,13 @@ def replay(track: Track, cfg: TemporalConfig) -> Replay:
     _, valence, arousal = affect_batch(track.raw_probs)
     shown, v_out, a_out = [], [], []
     for probs, v, a, timestamp_s in zip(track.raw_probs, valence, arousal, track.timestamps, strict=True):
+        # The app's default valence/arousal is the prototype kind (va_source), which the model filters.
         face = Face(Detection((0, 0, 1, 1), 1.0), raw_probs=probs, track_id=track.face_id,
-                    valence=float(v), arousal=float(a))
+                    prototype_valence=float(v), prototype_arousal=float(a))
         model.update([face], timestamp_s=timestamp_s)
         shown.append(face.shown)
-        v_out.append(face.valence)
-        a_out.append(face.arousal)
+        v_out.append(face.prototype_valence)
+        a_out.append(face.prototype_arousal)
     return Replay(np.array(shown), np.array(v_out), np.array(a_out))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import UserError
 from mappings.derive_au_to_va import TARGETS
 from mappings.mapper import MODES, affect_batch
 from models import EMOTIONS
@@ -196,12 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"folder for {STEM}.md and {STEM}.png")
     args = parser.parse_args(argv)
 
-    from models.checkpoint import CheckpointError
-    from train.data import DataError
 
     try:
         rows, report = run_check(args.data, args.weights, args.out, args.mode, args.split)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(report)

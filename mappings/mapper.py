@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import UserError
 from models import EMOTIONS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -33,7 +34,7 @@ _AU_FIELDS = frozenset({"intensity", "source"})
 _WEIGHT_FIELDS = frozenset(AXES)
 
 
-class MappingError(ValueError):
+class MappingError(UserError, ValueError):
     """A malformed mapping file; the message reads 'file: key: problem'."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from errors import UserError
 from models import EMOTIONS
 from models.emotion_cnn import ModelConfig, build_model
 
@@ -31,7 +32,7 @@ FORMAT = "emotion-cnn/1"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "emotion_cnn.pth"
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used; the message is one line naming the file and the problem."""
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import torch
 
+from errors import OptionError
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' picks CUDA when present; asking for CUDA without one raises ValueError."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA device is available")
+        raise OptionError("--device cuda requested but no CUDA device is available")
     return torch.device(name)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 
+from errors import OptionError, UserError
 from realtime import quiet  # imports nothing heavy
 
 # The libraries read their log levels as they load (workers inherit them): set before the imports below.
@@ -45,12 +46,8 @@ from pathlib import Path  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from mappings import MappingError  # noqa: E402
-from models.checkpoint import CheckpointError  # noqa: E402
 from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, open_source  # noqa: E402
-from realtime.analysis.detect import DetectorError  # noqa: E402
 from realtime.analysis.events import Event, events_for, read_events  # noqa: E402
-from realtime.analysis.landmarks import LandmarkerError  # noqa: E402
 from realtime.analysis.pipeline import Pipeline, PipelineOptions, analyze_source, load_classifier  # noqa: E402
 from realtime.analysis.rows import face_rows  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
@@ -139,7 +136,7 @@ def _classifier(options: PipelineOptions):
 def analyze_task(task: Task, options: PipelineOptions, report: bool = True,
                  on_frames: Callable[[int], None] | None = None) -> FileResult:
     """Analyse one input into its output folder; never raises for a bad input, it returns the error."""
-    from realtime.outputs.report import ReportError, build_report  # matplotlib loads in the workers only
+    from realtime.outputs.report import build_report  # matplotlib loads in the workers only
 
     start = time.perf_counter()
     result = FileResult(task.name, task.input)
@@ -166,7 +163,7 @@ def analyze_task(task: Task, options: PipelineOptions, report: bool = True,
         result.dominant_emotion = labels.most_common(1)[0][0] if labels else ""
         if report and result.face_rows:
             build_report(out / "frames.csv", out, progress=False, skipped_frames=skipped)
-    except (CaptureError, LogError, ReportError, OSError) as e:
+    except (UserError, OSError) as e:  # the input's own fault: its one line
         result.error = str(e)
     except Exception as e:  # noqa: BLE001 - one input's failure must not stop the batch; the summary says why
         frame = traceback.extract_tb(e.__traceback__)[-1]
@@ -366,12 +363,12 @@ def main(argv: list[str] | None = None) -> int:
         options = pipeline_options(args)
         events = read_events(args.events) if args.events else []
         if args.workers is not None and args.workers < 1:
-            raise ValueError("--workers must be at least 1")
+            raise OptionError("--workers must be at least 1")
         # The workers inherit the silenced descriptor; their errors come back in the results.
         with nullcontext() if args.verbose else quiet.native_stderr_silenced():
             results = run_batch(args.input, args.out, options, args.workers, args.force, args.cluster,
                                 report=not args.no_report, progress=not args.no_progress, events=events)
-    except (CaptureError, LogError, CheckpointError, DetectorError, LandmarkerError, MappingError, ValueError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from errors import OptionError
 from realtime.analysis.classify import PRECISIONS
 from realtime.analysis.pipeline import AU_SOURCES, PipelineOptions
 from realtime.analysis.temporal import TemporalConfig
@@ -71,7 +72,7 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
 def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
     """The parsed flags as options; ValueError (one line) for values out of range."""
     if args.classifier_threads < 1:
-        raise ValueError(f"--classifier-threads must be 1 or more, not {args.classifier_threads}")
+        raise OptionError(f"--classifier-threads must be 1 or more, not {args.classifier_threads}")
     temporal = TemporalConfig(smoothing_s=args.smoothing, margin=args.label_margin, dwell_s=args.label_dwell,
                               min_cutoff_hz=args.signal_cutoff, beta=args.signal_beta)
     return PipelineOptions(

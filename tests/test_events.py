@@ -105,3 +105,24 @@ def test_batch_events_file_errors_are_one_line(tmp_path):
                            "--events", str(tmp_path / "events.csv")], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "line 2" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_batch_marks_each_video_with_its_own_events(tmp_path):
+    from realtime.batch import run_batch
+
+    study = tmp_path / "study"
+    study.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_face_video(study / name, frames=10)
+    events = tmp_path / "events.csv"
+    events.write_text("time,label,source\n0.11,start,a.mp4\n0.21,all,\n")
+    results = run_batch(study, tmp_path / "out", FAST, workers=1, report=False, progress=False,
+                        events=read_events(events))
+    assert not any(r.error for r in results)
+
+    def marked(name):
+        return {r["frame"]: r["event"] for r in csv.DictReader(open(tmp_path / "out" / name / "frames.csv"))
+                if r["event"]}
+
+    assert marked("a.mp4") == {"4": "start", "7": "all"} and marked("b.mp4") == {"7": "all"}

@@ -20,6 +20,7 @@ from tests.conftest import TINY
 from train import evaluate, prior, train
 from train import quantize as quantize_cli
 from train.data import FERPLUS_COLUMNS, load, vote_distribution, with_original_pixels, with_votes
+from train.predict import predict_probs
 
 # Vote columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
 FERPLUS_OF = {"neutral": "neutral", "happy": "happiness", "surprise": "surprise", "sad": "sadness",
@@ -192,3 +193,29 @@ def test_interrupted_run_resumes_exactly(fer_plus, tmp_path, monkeypatch):
     resumed = torch.load(tmp_path / "split" / "last.pth", weights_only=True)
     for name, weight in whole["model"].items():  # augmentation and dropout generators are restored too
         assert torch.equal(weight, resumed["model"][name]), name
+
+
+def test_cnn_rnn_hybrid_trains_on_the_new_data_options(fer_plus, tmp_path):
+    out = tmp_path / "hybrid"
+    assert train.cli(["--data", str(fer_plus), "--out", str(out), "--epochs", "1", "--arch", "cnn_rnn", "--labels",
+                      "mix", "--pixels", "original", "--cache-dir", str(tmp_path / "c"), *TINY]) == 0
+    meta = read_checkpoint(out / "best.pth")
+    assert meta["model_config"]["arch"] == "cnn_rnn" and meta["training"]["labels"] == "mix"
+
+
+def test_a_head_refit_teacher_reuses_its_cached_features(fer_plus, tiny_checkpoint, tmp_path):
+    cache = tmp_path / "c"
+    head = tmp_path / "head"
+    assert train.cli(["--data", str(fer_plus), "--out", str(head), "--epochs", "1", "--init", str(tiny_checkpoint),
+                      "--freeze-features", "--no-augment", "--labels", "votes", "--cache-dir", str(cache), *TINY]) == 0
+    cached = sorted(cache.glob("features-*.npz"))
+    student = tmp_path / "student"
+    assert train.cli(["--data", str(fer_plus), "--out", str(student), "--epochs", "1", "--arch", "sepcnn", "--labels",
+                      "votes", "--teacher", str(head / "best.pth"), "--cache-dir", str(cache), *TINY]) == 0
+    assert sorted(cache.glob("features-*.npz")) == cached  # no new forward pass of the teacher's features
+    targets = torch.load(student / "last.pth", weights_only=True)["teacher_log_probs"]
+    voted = with_votes(load(fer_plus, cache), fer_plus)["Training"]
+    voted = voted.subset(np.flatnonzero(voted.has_votes()))
+    teacher = load_model(head / "best.pth")
+    direct = predict_probs(teacher.model, voted.images, teacher.mean, teacher.std, torch.device("cpu"), autocast=False)
+    assert torch.allclose(targets.exp(), torch.from_numpy(direct).clamp(1e-6, 1), atol=2e-2)

@@ -79,3 +79,20 @@ def test_rows_carry_head_pose_and_leave_it_empty_without_a_mesh(pipe, astronaut_
     for name in HEAD_COLUMNS:
         setattr(result.faces[0], name, -1 if isinstance(getattr(result.faces[0], name), int) else math.nan)
     assert all(face_rows(result)[0][c] is None for c in HEAD_COLUMNS)
+
+
+def test_the_report_sums_up_head_pose_and_hatches_turned_stretches(pipe, astronaut_bgr, tmp_path):
+    from realtime.outputs.csvlog import CsvLogger
+    from realtime.outputs.report import build_report, read_log
+
+    log = tmp_path / "log.csv"
+    with CsvLogger(log) as logger:
+        for i in range(4):
+            result = pipe.process(np.ascontiguousarray(astronaut_bgr))
+            result.index, result.timestamp_s, result.source = i, i / 30, "clip.mp4"
+            result.faces[0].head_frontal = int(i < 2)  # the last two rows as if the head had turned away
+            logger.write(result)
+    head = build_report(log, tmp_path / "report", progress=False)["faces"]["1"]["head"]
+    assert head["head_frontal_share"] == 0.5 and head["mouth_open_share"] == 0.0
+    assert head["head_yaw"]["min"] <= head["head_yaw"]["mean"] <= head["head_yaw"]["max"]
+    assert read_log(log).head["head_frontal"].tolist() == [1, 1, 0, 0]

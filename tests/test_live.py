@@ -165,3 +165,17 @@ def test_a_machine_too_slow_for_the_budget_gets_the_faster_classifier(astronaut_
         if switched:
             assert "faster classifier" in choice.note
             assert pipeline.process(astronaut_bgr.copy(), 1.0).faces[0].probs is not None
+
+
+def test_a_reset_of_the_analysis_process_retires_every_face_and_its_id_never_returns(astronaut_bgr):
+    from realtime.analysis.worker import AnalysisProcess
+
+    frame = np.ascontiguousarray(astronaut_bgr)
+    with AnalysisProcess(PipelineOptions(landmarks=False)) as analysis:
+        analysis.offer(frame, 0.0, 0, "test")
+        first, _ = analysis.latest(wait_s=120)
+        old = first.faces[0].track_id
+        analysis.reset()  # the mirror key
+        analysis.offer(frame, 0.1, 1, "test")
+        after, _ = analysis.latest(wait_s=120)
+    assert after.retired == [old] and after.faces[0].track_id > old

@@ -1,5 +1,6 @@
 """The real OpenCV window under Xvfb: keys sent with xdotool, what a person sees checked in screenshots."""
 
+import csv
 import os
 import re
 import select
@@ -326,3 +327,39 @@ def test_dashboard_beside_the_video_at_three_frame_shapes(display, tmp_path, sha
     win.key("q")
     code, out, err = win.wait()
     assert code == 0, err
+
+
+def test_calibration_prompt_head_pose_key_and_an_event_key_in_the_csv(display, tmp_path):
+    video = tmp_path / "clip.mp4"
+    make_face_video(video, frames=900, no_face=range(0))
+    log = tmp_path / "log.csv"
+    win = Window(display, ["--source", video, "--output-dir", tmp_path / "out", "--no-dashboard", "--csv", log,
+                           "--calibrate", "2", "--event-labels", "1=stimulus"], tmp_path)
+
+    # The band across the bottom in KEY_COLOR: the countdown (2 s of video: 60 frames), then "calibrated" for 3 s.
+    def prompt(shot: np.ndarray) -> bool:
+        h = shot.shape[0]
+        band = shot[int(h * 0.8):].astype(int)
+        return (np.abs(band - (120, 220, 255)).max(axis=2) < 40).sum() > 50
+
+    def gaze_arrow(shot: np.ndarray) -> int:  # the head pose overlay's cyan (the astronaut's suit is orange)
+        return int((np.abs(shot.astype(int) - (255, 230, 0)).max(axis=2) < 40).sum())
+
+    assert prompt(win.shot_when("prompt", prompt)), "the calibration prompt shows across the video"
+    assert wait_for(lambda: "1" in [r["calibrated"] for r in csv.DictReader(open(log))]), "the face is calibrated"
+    win.key("space")
+    paused = win.shot("paused")
+    assert gaze_arrow(paused) < 10
+    win.key("o")
+    head = win.shot_when("head_pose", lambda s: gaze_arrow(s) > 20)
+    assert gaze_arrow(head) > 20, "o draws where each face points"
+    win.key("1")
+    win.key("space")
+    assert wait_for(lambda: "stimulus" in log.read_text()), "the event reaches the log once frames move on"
+    win.key("q")
+    code, out, err = win.wait()
+    assert code == 0, err
+    frame = int(re.search(r"event: stimulus \(frame (\d+)\)", out).group(1))
+    marked = [int(r["frame"]) for r in csv.DictReader(open(log)) if r["event"]]
+    assert marked == [frame], "the frame after the one on screen when the key was pressed carries the event"
+    assert "calibrated" in out

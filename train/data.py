@@ -20,10 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import UserError
 from models import EMOTIONS
+from realtime.analysis.capture import IMAGE_SUFFIXES  # the app's list: what OpenCV reads
 
 SIZE = 48
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 # fer2013.csv numbers the classes 0=Angry 1=Disgust 2=Fear 3=Happy 4=Sad 5=Surprise 6=Neutral.
 CSV_LABEL_TO_NAME = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPLIT_PREFIXES = ("Training", "PublicTest", "PrivateTest")
@@ -39,7 +40,7 @@ FERPLUS_TO_EMOTION = {"neutral": "neutral", "happiness": "happy", "surprise": "s
 PIXELS = ("equalised", "original")
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A dataset problem that stops a run; its message is one line meant for the user."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from errors import UserError
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model
 from models.quantize import load_int8
@@ -210,7 +211,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         evaluate(args)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except torch.cuda.OutOfMemoryError:

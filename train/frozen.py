@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.device import autocast_for
 from models.emotion_cnn import INT8_ARCHITECTURES
 from train.augment import normalize
 from train.data import cached_arrays, default_cache_dir
@@ -35,7 +36,8 @@ def compute_features(model: nn.Module, images: np.ndarray, mean: float, std: flo
     out = []
     for start in range(0, len(images), batch_size):
         x = normalize(torch.from_numpy(images[start:start + batch_size]), mean, std).to(device)
-        out.append(extractor(x).float().cpu().numpy())
+        with autocast_for(device):  # as predict_probs scores every checkpoint: bf16 where it is native
+            out.append(extractor(x).float().cpu().numpy())
     return np.concatenate(out)
 
 

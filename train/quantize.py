@@ -2,9 +2,12 @@
 
     python -m train.quantize --data ../shared/datasets/fer2013 [--weights models/emotion_cnn.pth]
 
-Activation ranges come from a seeded sample of the Training split (never the test splits).
-The fp32 and int8 models are then scored on every test split present, and the int8 state is
-written into the checkpoint (in place unless --out is given) with those figures. The live app
+Activation ranges come from a seeded sample of the Training split (never the test splits), in the
+pixels the checkpoint was trained on (equalised JPEGs or FER2013's originals). The fp32 and int8
+models are then scored on every test split present (against FER2013's labels, and against the FER+
+majority when ferplus_votes.csv lies beside the data), and the int8 state is written into the
+checkpoint (in place unless --out is given) with those figures. A checkpoint without recorded
+scores (one that train.prior adjusted) gets its own as evaluated here. The live app
 runs it on x86 CPUs, where it is the fastest precision (realtime/analysis/classify.py).
 """
 
@@ -17,11 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from errors import UserError
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, write_checkpoint
 from models.emotion_cnn import INT8_ARCHITECTURES
 from models.quantize import ENGINE, has_int8_graph, int8_supported, quantize
 from train.augment import normalize
-from train.data import DataError, LoadReport, load
+from train.data import DataError, LoadReport, load, with_original_pixels
+from train.evaluate import with_votes_if_present
 from train.metrics import classification_report
 from train.predict import predict_probs
 
@@ -48,7 +53,10 @@ def run(args: argparse.Namespace) -> dict:
     if not has_int8_graph(loaded.meta["model_config"]):
         raise CheckpointError(f"{args.weights}: int8 is available for the {' and '.join(INT8_ARCHITECTURES)} "
                               "architectures only")
-    splits = load(args.data, args.cache_dir, LoadReport())
+    pixels = loaded.meta.get("training", {}).get("pixels", "equalised")
+    splits = with_votes_if_present(load(args.data, args.cache_dir, LoadReport()), args.data)
+    if pixels == "original":
+        splits, _ = with_original_pixels(splits, args.data)
     if "Training" not in splits:
         raise DataError(f"{args.data}: no Training images to calibrate on")
     tests = [s for s in TEST_SPLITS if s in splits]
@@ -60,23 +68,31 @@ def run(args: argparse.Namespace) -> dict:
     idx = np.sort(np.random.default_rng(args.seed).choice(len(train), n, replace=False))
     calibration = normalize(torch.from_numpy(train.images[idx]), loaded.mean, loaded.std)
     qmodel = quantize(loaded.model, calibration)
-    print(f"calibrated on {n} Training images (seed {args.seed})")
+    print(f"calibrated on {n} Training images ({pixels} pixels, seed {args.seed})")
 
-    metrics = {}
+    metrics, reference = {}, {}
     for name in tests:
         s = splits[name]
         ref = predict_probs(loaded.model, s.images, loaded.mean, loaded.std, cpu).argmax(1)
         q = predict_probs(qmodel, s.images, loaded.mean, loaded.std, cpu, autocast=False).argmax(1)
-        ref_r, q_r = classification_report(s.labels, ref), classification_report(s.labels, q)
         agreement = float((ref == q).mean())
-        metrics[name] = {"accuracy": q_r["accuracy"], "macro_f1": q_r["macro_f1"], "n": q_r["n"],
-                         "reference_accuracy": ref_r["accuracy"], "reference_macro_f1": ref_r["macro_f1"],
-                         "top1_agreement": agreement}
-        print(f"{name} ({s.images.shape[0]} images): checkpoint as evaluated {100 * ref_r['accuracy']:.2f}% "
-              f"(macro-F1 {ref_r['macro_f1']:.3f}) | int8 {100 * q_r['accuracy']:.2f}% "
-              f"(macro-F1 {q_r['macro_f1']:.3f}) | same top class on {100 * agreement:.1f}%")
+        voted = s.has_votes()
+        label_sets = [("", s.labels, np.ones(len(s), bool))]
+        if voted.any():
+            label_sets.append((" FER+ majority", s.ferplus_majority(), voted))
+        for suffix, labels, keep in label_sets:
+            ref_r, q_r = classification_report(labels[keep], ref[keep]), classification_report(labels[keep], q[keep])
+            metrics[name + suffix] = {"accuracy": q_r["accuracy"], "macro_f1": q_r["macro_f1"], "n": q_r["n"],
+                                      "reference_accuracy": ref_r["accuracy"],
+                                      "reference_macro_f1": ref_r["macro_f1"], "top1_agreement": agreement}
+            reference[name + suffix] = ref_r
+            print(f"{name}{suffix} ({q_r['n']} images): checkpoint as evaluated {100 * ref_r['accuracy']:.2f}% "
+                  f"(macro-F1 {ref_r['macro_f1']:.3f}) | int8 {100 * q_r['accuracy']:.2f}% "
+                  f"(macro-F1 {q_r['macro_f1']:.3f}) | same top class on {100 * agreement:.1f}%")
 
     payload = dict(loaded.meta)
+    if not payload.get("metrics"):
+        payload["metrics"] = reference
     payload["int8"] = {
         # state_dict() as returned: its _metadata (module versions) is what lets it load back.
         "state_dict": qmodel.state_dict(),
@@ -95,7 +111,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         run(args)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -4,7 +4,9 @@ The teachers' probabilities for every training image are computed once, before t
 epoch, on the un-augmented image, and averaged over the teachers. Running the teachers on each
 augmented batch instead would cost two or three extra forward passes per step, which on a
 2-core CPU adds hours to a run, while the augmentations here (small rotations, shifts,
-flips, erasing) do not change what expression a face shows.
+flips, erasing) do not change what expression a face shows. A teacher whose head was refitted on
+frozen features (`--freeze-features`) reuses the features cached for that refit, so it costs no
+forward pass of its (large) network at all.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def soft_targets(paths: list[str | os.PathLike], images: dict[str, np.ndarray], device: torch.device) -> SoftTargets:
+def soft_targets(paths: list[str | os.PathLike], images: dict[str, np.ndarray], device: torch.device,
+                 cache_dir: Path | None = None) -> SoftTargets:
     """Mean teacher probabilities over the same faces, given as uint8 [N, 48, 48] under each pixel kind
     at hand ("equalised", "original"): each teacher sees the kind it was trained on when it is there
     (else the first kind given). CheckpointError if a teacher is unusable."""
@@ -56,9 +59,18 @@ def soft_targets(paths: list[str | os.PathLike], images: dict[str, np.ndarray], 
     teachers = []
     for path in paths:
         loaded = load_model(path, device=device)
-        kind = loaded.meta.get("training", {}).get("pixels", "equalised")
-        faces = images.get(kind, next(iter(images.values())))
-        probs = predict_probs(loaded.model, faces, loaded.mean, loaded.std, device)
+        training = loaded.meta.get("training", {})
+        faces = images.get(training.get("pixels", "equalised"), next(iter(images.values())))
+        init = training.get("args", {}).get("init")
+        if training.get("args", {}).get("freeze_features") and init and Path(init).is_file():
+            # A refitted head on frozen features: those of its starting checkpoint, cached when it was trained.
+            from train.frozen import cached_features, head_probs
+
+            start = load_model(init, device=device)
+            features = cached_features(start.model, init, faces, start.mean, start.std, device, cache_dir)
+            probs = head_probs(loaded.model, features, device)
+        else:
+            probs = predict_probs(loaded.model, faces, loaded.mean, loaded.std, device)
         total = probs if total is None else total + probs
         accuracy = next((m.get("accuracy") for m in loaded.meta.get("metrics", {}).values()
                          if isinstance(m, dict) and "accuracy" in m), None)

@@ -32,8 +32,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from errors import UserError
 from models import EMOTIONS
-from models.checkpoint import CheckpointError, load_model, save_checkpoint
+from models.checkpoint import load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ARCHITECTURES, ModelConfig, build_model
 from train.augment import AugmentConfig, augment_batch
@@ -311,7 +312,7 @@ def distillation_targets(args, state: dict, train_by_pixels: dict[str, Split], d
     if not args.teacher:
         return None, []
     t0 = time.time()
-    soft = soft_targets(args.teacher, {k: s.images for k, s in train_by_pixels.items()}, device)
+    soft = soft_targets(args.teacher, {k: s.images for k, s in train_by_pixels.items()}, device, args.cache_dir)
     agree = (soft.log_probs.argmax(1).numpy() == targets.argmax(1)).mean()
     print(f"teachers: {len(args.teacher)} checkpoint(s), soft targets for {n} images in "
           f"{time.time() - t0:.0f}s; their top class agrees with the target's on {agree:.1%}", flush=True)
@@ -516,7 +517,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         main(args)
-    except (DataError, CheckpointError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from errors import UserError
 from models import EMOTIONS
 from realtime.analysis.faces import Face
 
@@ -33,7 +34,7 @@ MIN_FRAMES = 3  # fewer resting frames than this (a face hardly seen) calibrate 
 _FLOOR = 1e-6
 
 
-class CalibrationError(ValueError):
+class CalibrationError(UserError, ValueError):
     """A calibration that cannot be made (a photo with no face); the message is one line."""
 
 

@@ -24,7 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+from errors import UserError
+
+# Image files OpenCV reads: the one list (image folders, the report, train/data.py).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"}
 DEFAULT_FPS = 30.0
 # Consecutive failed reads before a camera counts as lost (about a second at 30 FPS).
 CAMERA_MAX_FAILED_READS = 30
@@ -36,7 +39,7 @@ VIDEO_MIN_FAILED_READS = 30
 VIDEO_MAX_FAILED_READS = 300
 
 
-class CaptureError(Exception):
+class CaptureError(UserError):
     """A source that cannot be opened or read; the message is one line for the user."""
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch.fx.experimental.optimization import fuse
 
+from errors import OptionError
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, load_model
 from models.device import bf16_is_fast, resolve_device
@@ -26,7 +30,8 @@ class EmotionClassifier:
     cpu_threads: 1 by default. On an idle 2-core AVX2 CPU two threads shave ~1.4 ms off the
     classify stage, but when the cores are busy (another program, or MediaPipe's workers on an
     AVX-512-BF16 CPU) they spin against it and the whole pipeline runs 1.4-3x slower
-    (bench/README.md, "Classifier threads").
+    (bench/README.md, "Classifier threads"). They are set around each of the classifier's own
+    calls and restored after, so torch's process-wide count (a notebook's other work) is left alone.
     """
 
     def __init__(self, weights: str = str(DEFAULT_WEIGHTS), device: str = "auto", cpu_threads: int = 1,
@@ -38,12 +43,11 @@ class EmotionClassifier:
         if precision == "auto":
             precision = self._auto_precision()
         if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision '{precision}' (choose from auto, {', '.join(PRECISIONS)})")
+            raise OptionError(f"unknown precision '{precision}' (choose from auto, {', '.join(PRECISIONS)})")
         if precision == "int8" and self.device.type != "cpu":
-            raise ValueError("int8 runs on the CPU only; use --device cpu or another precision")
+            raise OptionError("int8 runs on the CPU only; use --device cpu or another precision")
         self.precision = precision
-        if self.device.type == "cpu":
-            torch.set_num_threads(cpu_threads)
+        self.cpu_threads = cpu_threads
         if precision == "int8":
             self.model = load_int8(loaded, str(weights))
             self.dtype = torch.float32  # the int8 graph quantizes its fp32 input itself
@@ -64,11 +68,25 @@ class EmotionClassifier:
             return "int8"
         return "bf16" if bf16_is_fast(self.device) else "fp32"
 
+    @contextmanager
+    def _threads(self) -> Iterator[None]:
+        """torch's CPU threads at cpu_threads for the duration, then back (setting them costs microseconds)."""
+        if self.device.type != "cpu":
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.cpu_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
     @torch.inference_mode()
     def predict(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device, non_blocking=True)
-        x = x.float().unsqueeze(1).div_(255.0).sub_(self.mean).div_(self.std).to(self.dtype)
-        logits = self.model(x.contiguous(memory_format=torch.channels_last))
+        with self._threads():
+            x = x.float().unsqueeze(1).div_(255.0).sub_(self.mean).div_(self.std).to(self.dtype)
+            logits = self.model(x.contiguous(memory_format=torch.channels_last))
         return torch.softmax(logits.float(), dim=1).cpu().numpy()

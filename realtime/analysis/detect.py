@@ -20,6 +20,7 @@ import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
+from errors import UserError
 from realtime.analysis.faces import Detection
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -38,7 +39,7 @@ TILE_MIN_SCORE = 0.8
 NESTED_OVERLAP = 0.5  # of the smaller box: two boxes overlapping this much are one face
 
 
-class DetectorError(Exception):
+class DetectorError(UserError):
     """A face detector that cannot be used; the message is one line naming the model file."""
 
 

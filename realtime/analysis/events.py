@@ -18,11 +18,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from errors import UserError
+
 EVENT_KEYS = "123456789"
 TIME_COLUMNS = ("time", "time_s", "timestamp_s")
 
 
-class EventsError(ValueError):
+class EventsError(UserError, ValueError):
     """Event labels or an events file that cannot be used; the message is one line."""
 
 

@@ -19,6 +19,7 @@ import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
+from errors import OptionError, UserError
 from mappings import BLENDSHAPE_NAMES
 from realtime.analysis.detect import _native_stderr_to_file, _one_line
 from realtime.analysis.faces import Face, FaceMesh
@@ -33,7 +34,7 @@ CROP_PX = 256
 MIN_CONFIDENCE = 0.5
 
 
-class LandmarkerError(Exception):
+class LandmarkerError(UserError):
     """A face landmarker that cannot be used; the message is one line naming the model file."""
 
 
@@ -49,7 +50,7 @@ class FaceLandmarker:
 
     def __init__(self, path: str | Path = LANDMARKER_PATH, video: bool = True, every: int = 1):
         if every < 1:
-            raise ValueError(f"the mesh must be measured at least every frame (every >= 1), got {every}")
+            raise OptionError(f"the mesh must be measured at least every frame (every >= 1), got {every}")
         self.path, self.video, self.every = Path(path), video, every
         self._carried: dict[int, tuple[int, FaceMesh, tuple[int, int, int, int]]] = {}  # frames since, mesh, box
         if not self.path.is_file():

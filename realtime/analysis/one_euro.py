@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from errors import OptionError
+
 
 def _alpha(cutoff_hz: float, dt: float) -> float:
     """Weight of the new sample for a first-order low-pass at `cutoff_hz` after `dt` seconds."""
@@ -22,7 +24,7 @@ class OneEuroFilter:
 
     def __init__(self, min_cutoff_hz: float = 1.0, beta: float = 0.0, d_cutoff_hz: float = 1.0):
         if min_cutoff_hz <= 0 or d_cutoff_hz <= 0 or beta < 0:
-            raise ValueError(f"One-Euro cutoffs must be > 0 and beta >= 0, got min_cutoff {min_cutoff_hz}, "
+            raise OptionError(f"One-Euro cutoffs must be > 0 and beta >= 0, got min_cutoff {min_cutoff_hz}, "
                              f"beta {beta}, d_cutoff {d_cutoff_hz}")
         self.min_cutoff_hz, self.beta, self.d_cutoff_hz = min_cutoff_hz, beta, d_cutoff_hz
         self.value: float | None = None

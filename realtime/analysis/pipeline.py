@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from errors import OptionError
 from mappings import default_measured
 from realtime.analysis.action_units import MeasuredActionUnits
 from realtime.analysis.affect import AU_SOURCES, AffectEstimator
@@ -48,8 +49,8 @@ from realtime.analysis.temporal import TemporalConfig, TemporalModel
 from realtime.analysis.track import FaceTracker
 
 # Each stage times what it is named for: "landmarks" is the face mesh with head pose and gaze;
-# "affect" the measured AUs (with their per-person baselines) and both kinds of AUs and
-# valence/arousal; "temporal" the smoothing and filtering.
+# "affect" a calibrated face's correction, the measured AUs (with their per-person baselines) and both
+# kinds of AUs and valence/arousal; "temporal" the smoothing and filtering.
 PIPELINE_STAGES = ("detect", "track", "landmarks", "crop", "classify", "affect", "temporal")
 # As MediaPipe's RunningMode: "video" frames are consecutive (tracking, smoothing, per-person AU
 # baselines; increasing timestamps); "image" frames each stand alone (faces numbered left to right,
@@ -79,12 +80,12 @@ class PipelineOptions:
 
     def __post_init__(self):
         if self.running_mode not in RUNNING_MODES:
-            raise ValueError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, not {self.running_mode!r}")
+            raise OptionError(f"running_mode must be one of {', '.join(RUNNING_MODES)}, not {self.running_mode!r}")
         for name in ("au_source", "va_source"):
             if getattr(self, name) not in AU_SOURCES:
-                raise ValueError(f"{name} must be one of {', '.join(AU_SOURCES)}, not {getattr(self, name)!r}")
+                raise OptionError(f"{name} must be one of {', '.join(AU_SOURCES)}, not {getattr(self, name)!r}")
         if self.affect_mode not in ("soft", "argmax"):
-            raise ValueError(f"affect_mode must be soft or argmax, not {self.affect_mode!r}")
+            raise OptionError(f"affect_mode must be soft or argmax, not {self.affect_mode!r}")
 
 
 def for_source(options: PipelineOptions | None, source: FrameSource) -> PipelineOptions:

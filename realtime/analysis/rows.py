@@ -13,6 +13,27 @@ from realtime.analysis.faces import FrameResult
 
 HEAD_COLUMNS = ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch", "head_frontal", "eyes_closed",
                 "mouth_open")
+BOX_COLUMNS = ("x", "y", "w", "h")
+PROB_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
+RAW_PROB_COLUMNS = tuple(f"raw_p_{e}" for e in EMOTIONS)
+# The columns every log has had from the first version on: all a reader of old logs may require
+# (realtime/outputs/report.py reads logs of every version).
+FIRST_COLUMNS = ("frame", "timestamp_s", "source", "face_id", *BOX_COLUMNS, "label", "confidence", *PROB_COLUMNS,
+                 *RAW_PROB_COLUMNS, "valence", "arousal")
+INTEGER_COLUMNS = frozenset({"frame", "face_id", "au_measured", "skipped_frames", "head_frontal", "eyes_closed",
+                             "mouth_open", "calibrated"})
+# The range of each numeric column but the AUs (which lie in [0, 1]), for readers to check.
+_INF = math.inf
+VALUE_RANGES = {
+    "frame": (0, _INF), "timestamp_s": (0, _INF), "analysis_timestamp_s": (0, _INF), "face_id": (-_INF, _INF),
+    **dict.fromkeys(BOX_COLUMNS, (-_INF, _INF)),
+    "confidence": (0, 1), **dict.fromkeys(PROB_COLUMNS + RAW_PROB_COLUMNS, (0, 1)),
+    **dict.fromkeys(("valence", "arousal", "prototype_valence", "prototype_arousal", "measured_valence",
+                     "measured_arousal"), (-1, 1)),
+    "au_measured": (0, 1), "shown_confidence": (0, 1), "skipped_frames": (0, _INF),
+    **dict.fromkeys(("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch"), (-180, 180)),
+    **dict.fromkeys(("head_frontal", "eyes_closed", "mouth_open", "calibrated"), (0, 1)),
+}
 
 
 @functools.cache
@@ -30,11 +51,10 @@ def table_columns() -> dict[str, list[str]]:
     # analysis_timestamp_s: the capture time of the frame the row's readings were computed on; equal to
     # timestamp_s wherever every frame is analysed (files, images, the API), earlier for a live source,
     # whose analysis runs beside the loop and whose boxes follow the face in between.
-    columns = (["frame", "timestamp_s", "analysis_timestamp_s", "source", "face_id", "x", "y", "w", "h", "label",
-                "confidence"]
-               + [f"p_{e}" for e in EMOTIONS] + [f"raw_p_{e}" for e in EMOTIONS]
-               + ["valence", "arousal", "va_source", "prototype_valence", "prototype_arousal", "measured_valence",
-                  "measured_arousal", "au_source", "au_measured"] + prototype + measured
+    columns = (["frame", "timestamp_s", "analysis_timestamp_s", "source", "face_id", *BOX_COLUMNS, "label",
+                "confidence", *PROB_COLUMNS, *RAW_PROB_COLUMNS, "valence", "arousal", "va_source",
+                "prototype_valence", "prototype_arousal", "measured_valence", "measured_arousal", "au_source",
+                "au_measured"] + prototype + measured
                + ["shown_label", "shown_confidence", "skipped_frames"] + list(HEAD_COLUMNS) + ["calibrated", "event"])
     return {"COLUMNS": columns, "PROTOTYPE_AU_COLUMNS": prototype, "MEASURED_AU_COLUMNS": measured}
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from errors import OptionError
 from realtime.analysis.faces import Face
 from realtime.analysis.one_euro import OneEuroFilter
 
@@ -47,11 +48,11 @@ class TemporalConfig:
 
     def __post_init__(self):
         if not (self.smoothing_s >= 0 and math.isfinite(self.smoothing_s)):
-            raise ValueError(f"smoothing must be a time in seconds >= 0, got {self.smoothing_s}")
+            raise OptionError(f"smoothing must be a time in seconds >= 0, got {self.smoothing_s}")
         if not 0 <= self.margin < 1:
-            raise ValueError(f"label margin must be in [0, 1), got {self.margin}")
+            raise OptionError(f"label margin must be in [0, 1), got {self.margin}")
         if not (self.dwell_s >= 0 and math.isfinite(self.dwell_s)):
-            raise ValueError(f"label dwell must be a time in seconds >= 0, got {self.dwell_s}")
+            raise OptionError(f"label dwell must be a time in seconds >= 0, got {self.dwell_s}")
         OneEuroFilter(self.min_cutoff_hz, self.beta, self.d_cutoff_hz)  # validates them
 
     @property

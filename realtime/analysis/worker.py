@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import UserError
 from realtime.analysis.faces import FrameResult
 
 # The live targets: a face's emotion renewed at least 15 times a second, so an analysis may take
@@ -51,7 +52,7 @@ class CalibrationStatus:
                    list(calibrator.failed))
 
 
-class AnalysisError(Exception):
+class AnalysisError(UserError):
     """The analysis process ended without being asked to; the message is one line for the user."""
 
 
@@ -184,6 +185,9 @@ class AnalysisProcess:
         self._commands: list[tuple] = []  # to send before the next frame: ("reset",), ("calibrate", ...)
         self._generation = 0  # resets so far: a result from before the last one is dropped
         self._results: list[tuple[FrameResult, dict[str, float]]] = []
+        # Track IDs retired in results that were dropped: handed over with the next result taken, so
+        # every holder of per-face state still hears of each (FrameResult.retired).
+        self._retired_unseen: list[int] = []
         self._error: BaseException | None = None
         self._closing = False
         self._feeder = threading.Thread(target=self._feed, name="analysis-feeder", daemon=True)
@@ -221,6 +225,8 @@ class AnalysisProcess:
                     self._error = value[0]
                 elif generation == self._generation:  # not from before a reset
                     self._results.append((value[0], value[1]))
+                else:
+                    self._retired_unseen += value[0].retired
                 if kind == "result":
                     self.classifier_note = value[2] or self.classifier_note
                     self.calibration = value[3]
@@ -242,6 +248,7 @@ class AnalysisProcess:
         result for a frame offered before is handed over."""
         with self._cond:
             self._queue.clear()
+            self._retired_unseen += [i for result, _ in self._results for i in result.retired]
             self._results.clear()
             self._commands.append(("reset",))
             self._generation += 1
@@ -263,7 +270,9 @@ class AnalysisProcess:
                 raise self._error
             if not self._results:
                 return None
-            newest, self._results = self._results[-1], []
+            retired = self._retired_unseen + [i for result, _ in self._results for i in result.retired]
+            newest, self._results, self._retired_unseen = self._results[-1], [], []
+            newest[0].retired = list(dict.fromkeys(retired))
             return newest
 
     def next_result(self) -> tuple[FrameResult, dict[str, float]]:

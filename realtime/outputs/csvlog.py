@@ -10,11 +10,12 @@ import csv
 import os
 from pathlib import Path
 
+from errors import UserError
 from realtime.analysis.faces import FrameResult
 from realtime.analysis.rows import cell_text, face_rows, table_columns
 
 
-class LogError(Exception):
+class LogError(UserError):
     """A log that cannot be written; the message is one line for the user."""
 
 

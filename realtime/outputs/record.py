@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from errors import UserError
+
 # OpenCV's bundled FFmpeg writes MPEG-4 Part 2 into .mp4 and Motion-JPEG into .avi on every platform,
 # and VP8 into .webm, the one kind of these a web browser plays. The wheel (opencv-contrib-python 5.1)
 # has no H.264, HEVC or AV1 encoder; VP9 goes into .mp4 but at 200+ ms a frame. Per 640x480 frame
@@ -33,7 +35,7 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-class RecordError(Exception):
+class RecordError(UserError):
     """A recording that cannot be written; the message is one line for the user."""
 
 

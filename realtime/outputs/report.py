@@ -50,7 +50,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Patch
 from tqdm import tqdm
 
+from errors import UserError
 from models import EMOTIONS
+from realtime.analysis.capture import IMAGE_SUFFIXES
+from realtime.analysis.rows import (
+    BOX_COLUMNS,
+    FIRST_COLUMNS,
+    HEAD_COLUMNS,
+    INTEGER_COLUMNS,
+    PROB_COLUMNS,
+    RAW_PROB_COLUMNS,
+    VALUE_RANGES,
+)
 from realtime.style import AROUSAL_HEX, VALENCE_HEX, emotion_rgb01
 
 DPI = 150
@@ -66,25 +77,18 @@ MAX_THUMBNAILS = 60
 MAX_TIMELINE_POINTS = 3000
 MAX_TRAJECTORY_POINTS = 600
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
-PROB_COLUMNS = [f"p_{e}" for e in EMOTIONS]
-RAW_PROB_COLUMNS = [f"raw_p_{e}" for e in EMOTIONS]
-REQUIRED_COLUMNS = ["frame", "timestamp_s", "source", "face_id", "x", "y", "w", "h", "label", "confidence",
-                    *PROB_COLUMNS, *RAW_PROB_COLUMNS, "valence", "arousal"]
+# The log's columns and their ranges are the writer's (realtime/analysis/rows.py); logs of every
+# version are read, so only the columns the first one had are required.
+REQUIRED_COLUMNS = FIRST_COLUMNS
 # Logs name their AU columns prototype_AU12 / measured_AU12 (older logs: AU12, prototype AUs).
 AU_COLUMN = re.compile(r"(prototype_|measured_)?AU\d+")
-# Optional: logs written before it was added lack it.
+# Optional: logs written before they were added lack them.
 SKIPPED_COLUMN = "skipped_frames"
-EVENT_COLUMN = "event"  # optional too
+EVENT_COLUMN = "event"
 # Optional, empty where the face had no mesh: head pose and gaze in degrees, and three flags.
-HEAD_RANGES = {**dict.fromkeys(("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch"), (-180, 180)),
-               **dict.fromkeys(("head_frontal", "eyes_closed", "mouth_open"), (0, 1))}
-INTEGER_COLUMNS = {"frame", "face_id", SKIPPED_COLUMN}
-NUMERIC_RANGES = {  # every numeric column but the AUs, with the range it must lie in
-    "frame": (0, math.inf), "timestamp_s": (0, math.inf), "face_id": (-math.inf, math.inf),
-    **dict.fromkeys("xywh", (-math.inf, math.inf)), "confidence": (0, 1),
-    **dict.fromkeys(PROB_COLUMNS + RAW_PROB_COLUMNS, (0, 1)), "valence": (-1, 1), "arousal": (-1, 1),
-}
+HEAD_RANGES = {c: VALUE_RANGES[c] for c in HEAD_COLUMNS}
+# Rows are read and parsed this many at a time: memory holds the parsed numbers, never the text.
+CHUNK_ROWS = 8192
 # Values are written rounded, so allow a hair outside the nominal ranges.
 RANGE_TOLERANCE = 1e-6
 
@@ -102,7 +106,7 @@ STYLE = {
 }
 
 
-class ReportError(Exception):
+class ReportError(UserError):
     """A log that cannot be reported on, or a report that cannot be written; the message is one line."""
 
 
@@ -113,13 +117,13 @@ class SessionLog:
     path: Path
     frame: np.ndarray  # int64 [N]
     timestamp_s: np.ndarray  # float64 [N]
-    source: np.ndarray  # str [N]
+    sources: list[str]  # each source once, in the order first logged
+    source_index: np.ndarray  # int32 [N] into sources (a string per row would be most of the memory)
     face_id: np.ndarray  # int64 [N]
     box: np.ndarray  # float64 [N, 4] x, y, w, h
     label: np.ndarray  # int64 [N] index into EMOTIONS: the shown label where the log has one
     confidence: np.ndarray  # float64 [N], of that label
     probs: np.ndarray  # float64 [N, 7] smoothed, EMOTIONS order
-    raw_probs: np.ndarray  # float64 [N, 7]
     valence: np.ndarray  # float64 [N]
     arousal: np.ndarray  # float64 [N]
     au_names: list[str]  # the AUs of the kind the run showed (au_kind)
@@ -135,102 +139,143 @@ class SessionLog:
     @cached_property
     def is_images(self) -> bool:
         """True when every row comes from an image file rather than a camera or a video."""
-        return all(Path(s).suffix.lower() in IMAGE_EXTENSIONS for s in np.unique(self.source))
+        return all(Path(s).suffix.lower() in IMAGE_SUFFIXES for s in self.sources)
+
+    def source(self, i: int) -> str:
+        return self.sources[self.source_index[i]]
 
     def face_ids(self) -> list[int]:
         return sorted(int(i) for i in np.unique(self.face_id))
 
 
 def read_log(csv_path: str | os.PathLike, progress: bool = False) -> SessionLog:
-    """Parse and validate a per-frame CSV log; any problem raises ReportError naming file, line and column."""
+    """Parse and validate a per-frame CSV log; any problem raises ReportError naming file, line and column.
+
+    The log is read CHUNK_ROWS rows at a time into numeric arrays, so a long log costs its numbers,
+    not its text as Python strings (bench/README.md, "Long sessions": a 2-hour log's report peaks at
+    a quarter of the memory it took when the whole log was read as text)."""
     path = Path(csv_path)
     if not path.is_file():
         raise ReportError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
     try:
-        with open(path, "rb") as f:  # the line count only sizes the progress bar
-            total = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: tolerate a BOM from spreadsheet tools
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
                 raise ReportError(f"{path}: empty file, expected a header line")
             _check_header(path, header)
-            rows, line_numbers = [], []
-            for row in tqdm(reader, total=max(total - 1, 0), desc="reading log", unit=" rows", leave=False,
-                            disable=None if progress else True):
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise ReportError(f"{path}: line {reader.line_num}: {len(row)} fields, "
-                                      f"the header has {len(header)}")
-                rows.append(row)
-                line_numbers.append(reader.line_num)
+            parser = _ChunkParser(path, header)
+            with tqdm(total=path.stat().st_size, desc="reading log", unit="B", unit_scale=True, leave=False,
+                      disable=None if progress else True) as bar:
+                rows, lines = [], []
+                for row in reader:
+                    if row:
+                        if len(row) != len(header):
+                            raise ReportError(f"{path}: line {reader.line_num}: {len(row)} fields, "
+                                              f"the header has {len(header)}")
+                        rows.append(row)
+                        lines.append(reader.line_num)
+                    if len(rows) == CHUNK_ROWS:
+                        parser.add(rows, lines)
+                        rows, lines = [], []
+                        bar.update(f.buffer.tell() - bar.n)
+                if rows:
+                    parser.add(rows, lines)
     except UnicodeDecodeError as e:
         raise ReportError(f"{path}: not a UTF-8 text file ({e.reason})") from None
     except csv.Error as e:
         raise ReportError(f"{path}: malformed CSV: {e}") from None
     except OSError as e:
         raise ReportError(f"{path}: cannot read: {e.strerror or e}") from None
-    if not rows:
+    if not parser.rows:
         raise ReportError(f"{path}: no data rows after the header (no face was logged)")
-
-    cells = dict(zip(header, zip(*rows, strict=True), strict=True))  # column name -> its cells
-    # The report tells what the user saw: the shown label, where the log has it (older logs do not).
-    label_column, confidence_column = ("shown_label", "shown_confidence") if "shown_label" in cells else (
-        "label", "confidence")
-    labels = cells[label_column]
-    unknown = [i for i, label in enumerate(labels) if label not in EMOTIONS]
-    if unknown:
-        i = unknown[0]
-        raise ReportError(f"{path}: line {line_numbers[i]}, column '{label_column}': unknown emotion "
-                          f"'{labels[i]}' (expected one of {', '.join(EMOTIONS)})")
-    au_columns = [h for h in header if AU_COLUMN.fullmatch(h)]
-    measured_columns = [h for h in au_columns if h.startswith("measured_")]
-    au_kind = "measured" if measured_columns and "measured" in cells.get("au_source", ()) else "prototype"
-    shown_aus = measured_columns if au_kind == "measured" else [h for h in au_columns if h not in measured_columns]
-    ranges = NUMERIC_RANGES | dict.fromkeys(au_columns, (0, 1)) | {confidence_column: (0, 1)}
-    if SKIPPED_COLUMN in cells:
-        ranges[SKIPPED_COLUMN] = (0, math.inf)
-    head = [c for c in HEAD_RANGES if c in cells]
-    ranges |= {c: HEAD_RANGES[c] for c in head}
-    values = {name: _parse_column(path, name, cells[name], line_numbers, lo, hi,
-                                  blank_is_nan=name in measured_columns or name in HEAD_RANGES)
-              for name, (lo, hi) in tqdm(ranges.items(), desc="parsing log", unit=" columns", leave=False,
-                                         disable=None if progress else True)}
-    order = np.lexsort((values["face_id"], values["frame"]))
-
-    def stacked(names):
-        return np.column_stack([values[c] for c in names])[order] if names else np.zeros((len(order), 0))
-
-    return SessionLog(
-        path=path,
-        frame=values["frame"][order],
-        timestamp_s=values["timestamp_s"][order],
-        source=np.array(cells["source"])[order],
-        face_id=values["face_id"][order],
-        box=stacked("xywh"),
-        label=np.array([EMOTIONS.index(s) for s in labels])[order],
-        confidence=values[confidence_column][order],
-        probs=stacked(PROB_COLUMNS),
-        raw_probs=stacked(RAW_PROB_COLUMNS),
-        valence=values["valence"][order],
-        arousal=values["arousal"][order],
-        au_names=[h.rsplit("_", 1)[-1] for h in shown_aus],
-        aus=stacked(shown_aus),
-        au_kind=au_kind,
-        skipped_frames=int(values[SKIPPED_COLUMN].max()) if SKIPPED_COLUMN in values else 0,
-        events=_events(cells, values),
-        head={c: values[c][order] for c in head},
-    )
+    return parser.log()
 
 
-def _events(cells: dict, values: dict) -> list[tuple[float, int, str]]:
-    """Each frame's events once (every face row of the frame carries them); logs without the column have none."""
-    seen = {}
-    for i, text in enumerate(cells.get(EVENT_COLUMN, ())):
-        for label in filter(None, text.split(";")):
-            seen.setdefault((int(values["frame"][i]), label), float(values["timestamp_s"][i]))
-    return sorted((t, frame, label) for (frame, label), t in seen.items())
+class _ChunkParser:
+    """Checks and converts chunks of rows, keeping only the numbers the report uses."""
+
+    def __init__(self, path: Path, header: list[str]):
+        self.path, self.header = path, header
+        # The report tells what the user saw: the shown label, where the log has it (older logs do not).
+        self.label_column, self.confidence_column = (
+            ("shown_label", "shown_confidence") if "shown_label" in header else ("label", "confidence"))
+        au_columns = [h for h in header if AU_COLUMN.fullmatch(h)]
+        self.measured_columns = [h for h in au_columns if h.startswith("measured_")]
+        self.prototype_columns = [h for h in au_columns if h not in self.measured_columns]
+        self.ranges = ({c: VALUE_RANGES[c] for c in REQUIRED_COLUMNS if c in VALUE_RANGES}
+                       | dict.fromkeys(au_columns, (0, 1)) | {self.confidence_column: (0, 1)})
+        if SKIPPED_COLUMN in header:
+            self.ranges[SKIPPED_COLUMN] = VALUE_RANGES[SKIPPED_COLUMN]
+        self.head = [c for c in HEAD_RANGES if c in header]
+        self.ranges |= {c: HEAD_RANGES[c] for c in self.head}
+        self.blank_is_nan = set(self.measured_columns) | set(self.head)
+        self.events: dict[tuple[int, str], float] = {}  # (frame, label) -> time: a frame's events once
+        self.chunks: dict[str, list[np.ndarray]] = {name: [] for name in (*self.ranges, "label", "source")
+                                                    if name not in RAW_PROB_COLUMNS}
+        self.sources: dict[str, int] = {}
+        self.measured_shown = False  # whether any row showed measured AUs
+        self.rows = 0
+
+    def add(self, rows: list[list[str]], lines: list[int]) -> None:
+        cells = dict(zip(self.header, zip(*rows, strict=True), strict=True))  # column name -> this chunk's cells
+        labels = cells[self.label_column]
+        codes = {e: k for k, e in enumerate(EMOTIONS)}
+        unknown = [i for i, label in enumerate(labels) if label not in codes]
+        if unknown:
+            i = unknown[0]
+            raise ReportError(f"{self.path}: line {lines[i]}, column '{self.label_column}': unknown emotion "
+                              f"'{labels[i]}' (expected one of {', '.join(EMOTIONS)})")
+        self.chunks["label"].append(np.fromiter((codes[s] for s in labels), np.int8, len(labels)))
+        self.chunks["source"].append(np.fromiter((self.sources.setdefault(s, len(self.sources))
+                                                  for s in cells["source"]), np.int32, len(labels)))
+        self.measured_shown |= "measured" in cells.get("au_source", ())
+        for name, (lo, hi) in self.ranges.items():
+            values = _parse_column(self.path, name, cells[name], lines, lo, hi, blank_is_nan=name in self.blank_is_nan)
+            if name not in RAW_PROB_COLUMNS:  # checked, but no plot or figure uses them
+                self.chunks[name].append(values)
+        frames, times = self.chunks["frame"][-1], self.chunks["timestamp_s"][-1]
+        for i, text in enumerate(cells.get(EVENT_COLUMN, ())):  # every face row of a frame carries its events
+            for label in filter(None, text.split(";")):
+                self.events.setdefault((int(frames[i]), label), float(times[i]))
+        self.rows += len(rows)
+
+    def log(self) -> SessionLog:
+        values = {name: np.concatenate(self.chunks.pop(name)) for name in list(self.chunks) if self.chunks[name]}
+        order = np.lexsort((values["face_id"], values["frame"]))
+        au_kind = "measured" if self.measured_columns and self.measured_shown else "prototype"
+        shown_aus = self.measured_columns if au_kind == "measured" else self.prototype_columns
+
+        def stacked(names):
+            return np.column_stack([values[c] for c in names])[order] if names else np.zeros((len(order), 0))
+
+        # Sources numbered in the order the sorted rows first show them.
+        codes = values["source"][order]
+        seen, first = np.unique(codes, return_index=True)
+        in_order = seen[np.argsort(first)]
+        renumber = np.empty(len(self.sources), np.int32)
+        renumber[in_order] = np.arange(len(in_order), dtype=np.int32)
+        names = list(self.sources)
+        return SessionLog(
+            path=self.path,
+            frame=values["frame"][order],
+            timestamp_s=values["timestamp_s"][order],
+            sources=[names[c] for c in in_order],
+            source_index=renumber[codes],
+            face_id=values["face_id"][order],
+            box=stacked(BOX_COLUMNS),
+            label=values["label"][order].astype(np.int64),
+            confidence=values[self.confidence_column][order],
+            probs=stacked(PROB_COLUMNS),
+            valence=values["valence"][order],
+            arousal=values["arousal"][order],
+            au_names=[h.rsplit("_", 1)[-1] for h in shown_aus],
+            aus=stacked(shown_aus),
+            au_kind=au_kind,
+            skipped_frames=int(values[SKIPPED_COLUMN].max()) if SKIPPED_COLUMN in values else 0,
+            events=sorted((t, frame, label) for (frame, label), t in self.events.items()),
+            head={c: values[c][order] for c in self.head},
+        )
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -249,7 +294,7 @@ def _check_header(path: Path, header: list[str]) -> None:
 def _parse_column(path: Path, name: str, cells: tuple[str, ...], line_numbers: list[int], lo: float,
                   hi: float, blank_is_nan: bool = False) -> np.ndarray:
     """One numeric column, checked; blank_is_nan: an empty cell (a measured AU that was not measured) is NaN."""
-    integer = name in INTEGER_COLUMNS
+    integer = name in INTEGER_COLUMNS and not blank_is_nan  # a flag that may be empty is read as a float
     kind, convert = ("an integer", int) if integer else ("a number", float)
     if blank_is_nan:
         cells = tuple(c if c else "nan" for c in cells)
@@ -301,7 +346,7 @@ def summarize(log: SessionLog) -> dict:
     "aus"}].
     """
     images = log.is_images
-    sources = list(dict.fromkeys(log.source.tolist()))
+    sources = log.sources
     if images:
         folders = {str(Path(s).parent) for s in sources}
         source = os.path.commonpath(sorted(folders)) if len(folders) > 1 else folders.pop()
@@ -324,7 +369,7 @@ def summarize(log: SessionLog) -> dict:
         summary["faces"] = {"all": {"detections": len(log), **_face_stats(log, np.ones(len(log), bool), timing=False)}}
         summary["images"] = {}
         for i in range(len(log)):
-            summary["images"].setdefault(str(log.source[i]), []).append({
+            summary["images"].setdefault(log.source(i), []).append({
                 "face_id": int(log.face_id[i]),
                 "box": [round(float(v)) for v in log.box[i]],
                 "label": EMOTIONS[log.label[i]],
@@ -531,8 +576,10 @@ def _plot_timeline(log: SessionLog, summary: dict, path: Path) -> None:
     else:
         title = f"Emotions over time — {_source_name(summary)}{_plotted_note(summary)}"
     fig.text(0.5, 1 - 38 / height, title, ha="center", va="center", fontsize=15, fontweight="bold")
-    fig.legend(handles=_emotion_handles() + _va_handles(), loc="center", bbox_to_anchor=(0.5, 1 - 92 / height),
-               ncols=9, frameon=False, handlelength=1.5, columnspacing=1.1, handletextpad=0.5, fontsize=11)
+    turned = not log.is_images and "head_frontal" in log.head and bool(np.any(log.head["head_frontal"] == 0))
+    handles = _emotion_handles() + _va_handles() + ([_turned_handle()] if turned else [])
+    fig.legend(handles=handles, loc="center", bbox_to_anchor=(0.5, 1 - 92 / height), ncols=len(handles),
+              frameon=False, handlelength=1.5, columnspacing=1.1, handletextpad=0.5, fontsize=11)
     t_lo, t_hi = log.timestamp_s.min(), log.timestamp_s.max()
     if t_hi - t_lo < 1e-6:
         t_lo, t_hi = t_lo - 0.5, t_hi + 0.5
@@ -551,6 +598,8 @@ def _plot_timeline(log: SessionLog, summary: dict, path: Path) -> None:
             mask = log.face_id == group
             _timeline_stream(log.timestamp_s[mask], log.probs[mask], log.valence[mask], log.arousal[mask],
                              ax_p, ax_va)
+            if turned:
+                _turned_spans(log.timestamp_s[mask], log.head["head_frontal"][mask], ax_p)
             _event_marks(log.events, ax_p, ax_va)
             ax_va.set_xlim(t_lo, t_hi)
             ax_va.set_xlabel("time since start (s)")
@@ -580,13 +629,31 @@ def _timeline_stream(t, probs, valence, arousal, ax_p, ax_va) -> None:
     ax_va.plot(t, arousal, color=AROUSAL_COLOR, lw=1.6, ls="--")
 
 
+def _turned_handle() -> Patch:
+    return Patch(facecolor="white", edgecolor="#444444", hatch="///", alpha=0.7, label="head turned")
+
+
+def _turned_spans(t: np.ndarray, frontal: np.ndarray, ax_p) -> None:
+    """Hatch the stretches where the head was turned past the limits within which expressions hold
+    (head_frontal 0): the probabilities under them are less to be trusted."""
+    turned = frontal == 0
+    if not turned.any():
+        return
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30
+    edges = np.diff(np.concatenate([[0], turned.astype(int), [0]]))
+    for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        ax_p.axvspan(t[start], t[end - 1] + step, facecolor="white", edgecolor="#444444", hatch="///", alpha=0.7,
+                     lw=0, zorder=4)
+
+
 def _event_marks(events: list[tuple[float, int, str]], ax_p, ax_va) -> None:
     """A line through both plots at each event, its label above the probabilities."""
     for t, _, label in events:
         for ax in (ax_p, ax_va):
             ax.axvline(t, color="#222222", lw=1.2, ls=(0, (4, 2)), zorder=5)
-        ax_p.annotate(label, (t, 1), xytext=(3, 2), textcoords="offset points", fontsize=9, rotation=0,
-                      va="bottom", ha="left", color="#222222", annotation_clip=False)
+        ax_p.annotate(label, (t, 1), xytext=(3, -3), textcoords="offset points", fontsize=9, va="top", ha="left",
+                      color="#222222", zorder=6, bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
+                                                       "edgecolor": "none", "alpha": 0.85})
 
 
 def _timeline_images(log: SessionLog, ax_p, ax_va) -> None:
@@ -736,8 +803,8 @@ def _plot_contact_sheet(log: SessionLog, path: Path) -> bool:
     labels = []
     source, image = None, None
     for i in range(n):
-        if log.source[i] != source:  # rows come image by image; holding one at a time bounds the memory
-            source = str(log.source[i])
+        if log.source(i) != source:  # rows come image by image; holding one at a time bounds the memory
+            source = log.source(i)
             image = _read_image(log, source)
         row, col = divmod(i, SHEET_COLUMNS)
         x0 = col * cell_w + (cell_w - SHEET_THUMB_PX) // 2
@@ -762,7 +829,7 @@ def _plot_contact_sheet(log: SessionLog, path: Path) -> bool:
     ax.set_ylim(height, 0)
     ax.axis("off")
     shown = f"first {n} of {len(log)} faces" if n < len(log) else f"{n} face{'s' if n != 1 else ''}"
-    n_images = int(np.unique(log.source).size)
+    n_images = len(log.sources)
     ax.text(width / 2, 38, f"Faces found — {shown} in {n_images} image{'s' if n_images != 1 else ''}",
             ha="center", va="center", fontsize=15, fontweight="bold")
     ax.text(width / 2, 80, "#: number on the timeline's x axis; border and tag: predicted emotion (confidence)",
@@ -796,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(args.csv).parent
     try:
         summary = build_report(args.csv, out, progress=not args.no_progress)
-    except ReportError as e:
+    except UserError as e:  # a bad log, or a damaged mapping table the columns come from
         print(f"error: {e}", file=sys.stderr)
         return 2
     files = [f for f in ("summary.json", *summary["files"].values()) if f]

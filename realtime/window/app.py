@@ -28,6 +28,7 @@ from realtime.analysis.events import EVENT_KEYS, Event, EventTimeline, default_l
 from realtime.analysis.faces import FrameResult
 from realtime.analysis.follow import BoxFollower
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
+from realtime.analysis.timing import StageTimer
 from realtime.analysis.worker import AnalysisProcess
 from realtime.outputs.csvlog import CsvLogger, EventLog
 from realtime.outputs.record import VideoRecorder
@@ -106,24 +107,6 @@ def timestamp_name(prefix: str, suffix: str) -> str:
     return f"{prefix}_{datetime.now().strftime('%Y%m%d-%H%M%S')}{suffix}"
 
 
-class StageTimer:
-    """Median milliseconds per stage over a sliding window, for the HUD and the benchmark."""
-
-    def __init__(self, window: int = 60):
-        self.samples = {s: deque(maxlen=window) for s in STAGES}
-        self.all = {s: [] for s in STAGES}
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.samples[stage].append(seconds * 1000)
-        self.all[stage].append(seconds * 1000)
-
-    def recent(self) -> dict[str, float]:
-        return {s: float(np.median(v)) for s, v in self.samples.items() if v}
-
-    def overall(self) -> dict[str, float]:
-        return {s: float(np.median(v)) for s, v in self.all.items() if v}
-
-
 class App:
     """The window around a Pipeline: it owns the display, keys, drawing, recording and the CSV log."""
 
@@ -157,7 +140,7 @@ class App:
         self.calibrate_pending = cfg.calibrate_at_start and not source.stills
         self.notice: tuple[str, float] | None = None  # a calibration's outcome, shown until a wall-clock time
         self.event_log = stack.enter_context(EventLog(events_path(cfg)))
-        self.timer = StageTimer()
+        self.timer = StageTimer(STAGES)
         self.summary = RunSummary(classifier=backend)
         self.fps = 0.0
         self.paused = False
@@ -530,9 +513,11 @@ def run(cfg: AppConfig) -> RunSummary:
         report_dir.mkdir(parents=True, exist_ok=True)
         cfg.csv = cfg.csv or str(report_dir / "frames.csv")
     _Interrupts.requested = False
-    for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
-        signal.signal(sig, _Interrupts.handle)
     with ExitStack() as stack:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a kill finalises files like Ctrl-C does
+            previous = signal.signal(sig, _Interrupts.handle)
+            # Put back last, once the files are finalised (None: a handler not set from Python).
+            stack.callback(signal.signal, sig, signal.SIG_DFL if previous is None else previous)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.live))
         # Where the analysis runs: beside a live source's loop; with --pipelined, one frame ahead of a
         # headless file's loop, so that both cores work; else here. The classifier is loaded here (before

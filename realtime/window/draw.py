@@ -258,6 +258,7 @@ class HeadPoseAnnotator:
     @staticmethod
     def _arrow(canvas: np.ndarray, start, end, color, width: int) -> None:
         a, b = tuple(int(round(v)) for v in start), tuple(int(round(v)) for v in end)
+        cv2.circle(canvas, a, 2 * width, color, -1, cv2.LINE_AA)  # seen even on a face turned straight at the camera
         cv2.arrowedLine(canvas, a, b, color, width, cv2.LINE_AA, tipLength=0.2)
 
 
@@ -408,14 +409,14 @@ class Renderer:
             self.au_list.annotate(canvas, faces, lay)
         if ov.head:
             self.head.annotate(canvas, faces, lay)
-        if notice:
-            draw_notice(canvas, lay.frame, lay.metrics, notice)
         if lay.inset is not None:
             self.va_plot.annotate(canvas, faces, lay)
         if lay.dashboard is not None:
             self.dashboard.annotate(canvas, lay, shown, self.au_list)
         if lay.column_note is not None:
             put(canvas, lay.column_note, AXIS)
+        if notice:  # over the inset: a prompt to the person in front of the camera comes first
+            draw_notice(canvas, lay.frame, lay.metrics, notice)
         self.hud.annotate(canvas, lay)
         if lay.help is not None:
             self.help.annotate(canvas, lay)

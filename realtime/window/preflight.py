@@ -13,10 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from errors import UserError
+
 HEADLESS_HINT = "use --no-display (headless, with a progress bar)"
 
 
-class PreflightError(Exception):
+class PreflightError(UserError):
     """An output that cannot be written, or no display; the message is one line for the user."""
 
 

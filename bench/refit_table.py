@@ -1,0 +1,108 @@
+"""The labels x pixels x prior table for heads refitted on one frozen network, from features computed once.
+
+    python -m bench.refit_table --fer ../shared/datasets/fer2013 --wild ../shared/datasets/wild-dev \\
+        --weights runs/vgg_head_*/best.pth [--taus 0 0.5 1]
+
+Every checkpoint given must be a head refitted by `train.train --init BASE --freeze-features` on the
+same BASE: they then share BASE's convolutional features, which are computed once per image set
+(PublicTest in each pixel kind, its live crops, the wild-dev crops) and cached, and each head and
+each logit adjustment tau (train.prior) costs only a matrix product. BASE itself is the first
+row. Scores, single pass, as train.evaluate computes them (bf16 autocast where it is native):
+
+  PublicTest     accuracy and macro-F1 against FER2013's labels and against the FER+ majority;
+  live crops     PublicTest upscaled, detected and re-cropped at the app's framing (train/face_crops.py),
+                 FER2013 labels and FER+ majority;
+  wild-dev       every detected face, as the app crops it (bench/wild_dev.py): accuracy, macro-F1, and
+                 per-class recall.
+
+Each model sees PublicTest in the pixels it was trained on; the live and wild-dev crops are what
+they are (camera-like pixels from the image path).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.wild_dev import cached_wild_dev
+from models import EMOTIONS
+from models.checkpoint import load_model
+from realtime.analysis.crop import ALIGN_FROM
+from train.data import load, with_original_pixels, with_votes
+from train.evaluate import adjust_for_prior, training_prior
+from train.face_crops import cached_detections, crop_detected
+from train.frozen import cached_features, head_probs
+from train.metrics import classification_report
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--fer", type=Path, required=True,
+                   help="FER2013 root holding ferplus_votes.csv and original_pixels.npz")
+    p.add_argument("--wild", type=Path, required=True)
+    p.add_argument("--weights", nargs="+", required=True, help="head refits of one base checkpoint")
+    p.add_argument("--taus", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cache-dir", type=Path, default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cpu = torch.device("cpu")
+    heads = [load_model(w) for w in args.weights]
+    bases = {h.meta["training"]["args"].get("init") for h in heads}
+    if len(bases) != 1 or None in bases or not all(h.meta["training"]["args"].get("freeze_features") for h in heads):
+        raise SystemExit("error: every --weights must be a --freeze-features refit of the same --init checkpoint")
+    base_path = bases.pop()
+    base = load_model(base_path)
+
+    def features(images: np.ndarray) -> torch.Tensor:
+        return cached_features(base.model, base_path, images, base.mean, base.std, cpu, args.cache_dir)
+
+    public = with_votes(load(args.fer / "test", args.cache_dir), args.fer)["PublicTest"]
+    by_pixels = {"equalised": public, "original": with_original_pixels({"p": public}, args.fer)[0]["p"]}
+    sets = {}
+    for kind, split in by_pixels.items():
+        sets[f"PublicTest {kind}"] = (features(split.images), split)
+        det = cached_detections(split.images, args.cache_dir)
+        live = crop_detected(split.images, det)
+        found = np.flatnonzero(live.found)
+        sets[f"live {kind}"] = (features(live.crops[found]), split.subset(found))
+    wild = cached_wild_dev(args.wild, args.cache_dir)
+    det = np.flatnonzero(wild.detected)
+    wild_crops = (wild.crops_mesh if ALIGN_FROM == "mesh" else wild.crops_detector)[det]
+    wild_features, wild_labels = features(wild_crops), wild.labels[det]
+    print(f"base {base_path}; PublicTest {len(public)} images, live crops found "
+          f"{len(sets['live equalised'][1])} / {len(sets['live original'][1])} (equalised / original), "
+          f"wild-dev {len(det)} detected faces\n")
+
+    print("| weights | labels | pixels | tau | PublicTest FER+ acc / F1 | FER2013 acc / F1 | live FER+ acc / F1 "
+          "| live FER2013 acc / F1 | wild-dev acc / F1 | wild-dev recall " + " / ".join(c[:3] for c in EMOTIONS) + " |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
+    # The base itself first, as it ships: FER2013 labels on equalised pixels, no adjustment.
+    rows = [(base_path, base, {"labels": "fer2013", "pixels": "equalised"}, None, [0.0])]
+    rows += [(path, h, h.meta["training"], training_prior(h.meta, path), args.taus)
+             for path, h in zip(args.weights, heads, strict=True)]
+    for path, head, t, prior, taus in rows:
+
+        def scores(feats: torch.Tensor, split, tau: float, head=head, prior=prior) -> tuple[str, str]:
+            pred = adjust_for_prior(head_probs(head.model, feats, cpu), prior, tau).argmax(1)
+            voted = split.has_votes()
+            fp = classification_report(split.ferplus_majority()[voted], pred[voted])
+            fer = classification_report(split.labels, pred)
+            return (f"{100 * fp['accuracy']:.1f} / {fp['macro_f1']:.3f}",
+                    f"{100 * fer['accuracy']:.1f} / {fer['macro_f1']:.3f}")
+
+        for tau in taus:
+            pub = scores(*sets[f"PublicTest {t['pixels']}"], tau)
+            live = scores(*sets[f"live {t['pixels']}"], tau)
+            wp = adjust_for_prior(head_probs(head.model, wild_features, cpu), prior, tau).argmax(1)
+            w = classification_report(wild_labels, wp)
+            recalls = " / ".join(f"{w['per_class'][c]['recall']:.2f}" for c in EMOTIONS)
+            print(f"| {path} | {t['labels']} | {t['pixels']} | {tau:g} | {pub[0]} | {pub[1]} | {live[0]} | {live[1]} "
+                  f"| {100 * w['accuracy']:.1f} / {w['macro_f1']:.3f} | {recalls} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

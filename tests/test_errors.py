@@ -1,0 +1,83 @@
+"""One base class for the errors a user causes: every command prints those as one line and exits 2,
+while anything else (a bug, such as a shape mismatch raising ValueError) keeps its traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+from errors import OptionError, UserError
+from mappings import MappingError
+from models.checkpoint import CheckpointError
+from realtime.analysis.calibration import CalibrationError
+from realtime.analysis.capture import CaptureError
+from realtime.analysis.detect import DetectorError
+from realtime.analysis.events import EventsError
+from realtime.analysis.landmarks import LandmarkerError
+from realtime.analysis.worker import AnalysisError
+from realtime.outputs.csvlog import LogError
+from realtime.outputs.record import RecordError
+from realtime.outputs.report import ReportError
+from realtime.window.preflight import PreflightError
+from tests.media import make_face_video
+from tests.paths import REPO, WEIGHTS
+from train.data import DataError
+
+# A stage that fails as a bug would, patched in before the command's main() runs in the same process.
+BUG = ("import sys\n"
+       "import {module} as stage\n"
+       "def failing(*args, **kwargs):\n"
+       "    raise ValueError('operands could not be broadcast together with shapes (3,) (4,)')\n"
+       "stage.{name} = failing\n"
+       "import {command} as command\n"
+       "sys.exit(command.main(sys.argv[1:]))\n")
+
+
+def run(command: str, args, bug: tuple[str, str] | None = None):
+    """command: a module with main(argv), as `python -m` runs it (run_webcam: the script)."""
+    if bug:
+        argv = ["-c", BUG.format(module=bug[0], name=bug[1], command=command)]
+    else:
+        argv = ["run_webcam.py"] if command == "run_webcam" else ["-m", command]
+    return subprocess.run([sys.executable, *argv, *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def assert_user_error(proc, text):
+    assert proc.returncode == 2 and text in proc.stderr, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def assert_bug(proc):
+    assert proc.returncode not in (0, 2), proc.stderr
+    assert "Traceback" in proc.stderr and "ValueError: operands could not be broadcast" in proc.stderr, proc.stderr
+    assert "error: operands" not in proc.stderr
+
+
+def test_every_user_error_has_the_one_base():
+    for error in (CaptureError, DetectorError, LandmarkerError, CheckpointError, MappingError, LogError, RecordError,
+                  ReportError, PreflightError, DataError, OptionError, CalibrationError, EventsError, AnalysisError):
+        assert issubclass(error, UserError), error
+    assert issubclass(OptionError, ValueError) and issubclass(MappingError, ValueError)  # for the API's callers
+
+
+@pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present")
+def test_the_app_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
+    video = tmp_path / "clip.mp4"
+    make_face_video(video, frames=6, no_face=range(0))
+    args = ["--source", video, "--no-display"]
+    assert_bug(run("run_webcam", args, bug=("realtime.analysis.pipeline", "crop_faces")))
+    assert_user_error(run("run_webcam", [*args, "--classifier-threads", "0"]), "--classifier-threads")
+
+
+def test_batch_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
+    args = [tmp_path, "--out", tmp_path / "out"]
+    assert_bug(run("realtime.batch", args, bug=("realtime.batch", "run_batch")))
+    assert_user_error(run("realtime.batch", [*args, "--workers", "0"]), "--workers")
+
+
+def test_report_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
+    log = tmp_path / "frames.csv"
+    log.write_text("frame,timestamp_s\n0,0.0\n")
+    assert_bug(run("realtime.outputs.report", [log], bug=("realtime.outputs.report", "read_log")))
+    assert_user_error(run("realtime.outputs.report", [log]), "missing 24 of the")
