@@ -193,6 +193,7 @@ def test_image_source_prints_the_summary(tmp_path):
         assert word in proc.stdout
 
 
+@pytest.mark.slow
 def test_small_faces_in_a_large_photo_are_found_and_numbered_left_to_right(tmp_path):
     frame, centres = astronaut_crowd_bgr()
     cv2.imwrite(str(tmp_path / "crowd.png"), frame)
@@ -205,6 +206,7 @@ def test_small_faces_in_a_large_photo_are_found_and_numbered_left_to_right(tmp_p
     assert proc.stdout.count("emotion:") == 3
 
 
+@pytest.mark.slow
 def test_image_folder_report_has_contact_sheet(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -221,8 +223,9 @@ def test_image_folder_report_has_contact_sheet(tmp_path):
     assert "no face found" in proc.stdout
 
 
-@pytest.mark.parametrize("case", ["missing_file", "corrupt_video", "corrupt_image", "bad_camera", "missing_weights",
-                                  "corrupt_weights", "bad_detector", "bad_record_ext", "bad_smoothing"])
+@pytest.mark.parametrize("case", ["missing_file", "corrupt_weights", "bad_smoothing"] + [
+    pytest.param(c, marks=pytest.mark.slow) for c in
+    ("corrupt_video", "corrupt_image", "bad_camera", "missing_weights", "bad_detector", "bad_record_ext")])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, face_video, case):
     video = face_video[0]
 
@@ -249,6 +252,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, face_video, case):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not VIDEOS.is_dir(), reason="../shared/videos not present")
 def test_real_clips_face_then_none(tmp_path):
     clip = VIDEOS / "pyfeat_face_noface.mov"
@@ -261,6 +265,7 @@ def test_real_clips_face_then_none(tmp_path):
     assert frames and len(frames) < total  # a face at first, then frames without one
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not VIDEOS.is_dir(), reason="../shared/videos not present")
 def test_real_clip_without_face_logs_almost_nothing(tmp_path):
     clip = VIDEOS / "pyfeat_no_face.mp4"

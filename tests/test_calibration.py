@@ -95,7 +95,8 @@ def test_neutral_photo_errors_raise_one_line(tmp_path):
             Pipeline(PipelineOptions(neutral=str(path)))
 
 
-@pytest.mark.parametrize("case", ["missing", "faceless", "not an image"])
+@pytest.mark.parametrize("case", ["missing"] + [pytest.param(c, marks=pytest.mark.slow)
+                                                 for c in ("faceless", "not an image")])
 def test_neutral_flag_with_a_bad_photo_is_one_line_and_exit_2(tmp_path, case):
     path = tmp_path / ("missing.jpg" if case == "missing" else "photo.png")
     if case == "faceless":

@@ -103,17 +103,19 @@ def clips(tmp_path_factory):
 # (clip, damage, what the run must do). An .mp4 keeps its index at the end, so a cut one cannot open; a
 # Motion-JPEG .avi plays up to the cut. Random bytes in this .avi destroy a frame without a trace in the
 # container's timestamps (FFmpeg numbers the frames after it one too low), so there only the counts hold.
+# The quick suite keeps one case that reads past damage and one that cannot open; CI runs them all.
 VIDEO_CASES = [
     ("astronaut.mp4", "bytes 0.5 20000", "completes, skipping"),
-    ("astronaut.avi", "bytes 0.5 20000", "completes, numbered by the container"),
-    ("astronaut.avi", "cut 0.4", "completes, truncated"),
+    pytest.param("astronaut.avi", "bytes 0.5 20000", "completes, numbered by the container", marks=pytest.mark.slow),
+    pytest.param("astronaut.avi", "cut 0.4", "completes, truncated", marks=pytest.mark.slow),
     ("astronaut.mp4", "cut 0.5", "fails to open"),
-    ("astronaut.mp4", "cut 0", "fails to open"),
+    pytest.param("astronaut.mp4", "cut 0", "fails to open", marks=pytest.mark.slow),
     pytest.param("astronaut.avi", "cut 0.1", "completes, truncated", marks=pytest.mark.slow),
     pytest.param("astronaut.avi", "cut 0.999", "completes", marks=pytest.mark.slow),
     pytest.param("astronaut.mp4", "cut 0.999", "fails to open", marks=pytest.mark.slow),
     pytest.param("astronaut.mp4", "bytes 0.05 5000", "completes", marks=pytest.mark.slow),
-    pytest.param("liveportrait_d18.mp4", "bytes 0.5 20000", "completes, skipping", marks=[needs_videos]),
+    pytest.param("liveportrait_d18.mp4", "bytes 0.5 20000", "completes, skipping",
+                 marks=[needs_videos, pytest.mark.slow]),
     pytest.param("liveportrait_d18.mp4", "bytes 0.05 5000", "completes, skipping",
                  marks=[needs_videos, pytest.mark.slow]),
     pytest.param("pyfeat_single_face.mp4", "bytes 0.5 20000", "completes, skipping",
@@ -167,8 +169,9 @@ def test_damaged_video(clips, tmp_path, clip, damage, expect):
         assert all(float(r["timestamp_s"]) == pytest.approx(int(r["frame"]) / FPS, abs=1e-3) for r in rows)
 
 
-@pytest.mark.parametrize("case", ["zero_bytes", "image_that_is_text", "video_named_jpg", "png_named_mp4",
-                                  "mp4_named_avi"])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) for c in
+                                  ("zero_bytes", "image_that_is_text", "video_named_jpg", "png_named_mp4",
+                                   "mp4_named_avi")])
 def test_wrong_or_empty_file(clips, tmp_path, astronaut_bgr, case):
     if case == "zero_bytes":
         path = tmp_path / "empty.mp4"
@@ -224,6 +227,7 @@ def test_folder_mixing_good_and_broken_images(tmp_path):
     assert (tmp_path / "report" / "contact_sheet.png").is_file()
 
 
+@pytest.mark.slow
 def test_folder_of_only_broken_images_is_one_line(tmp_path):
     for name in ("a.jpg", "b.png"):
         (tmp_path / name).write_text("not an image")
@@ -232,6 +236,7 @@ def test_folder_of_only_broken_images_is_one_line(tmp_path):
 
 
 @needs_videos
+@pytest.mark.slow
 def test_library_chatter_is_shown_only_with_verbose(tmp_path):
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(random_bytes((VIDEOS / "liveportrait_d18.mp4").read_bytes(), 0.5, 20000))

@@ -90,7 +90,8 @@ def test_an_events_file_marks_the_rows_of_a_recorded_video(tmp_path):
     assert {r["frame"]: r["event"] for r in app_rows if r["event"]} == {"4": "stimulus", "9": "response"}
 
 
-@pytest.mark.parametrize("args", [["--event-labels", "x=start"], ["--events", "missing.csv"]])
+@pytest.mark.parametrize("args", [["--event-labels", "x=start"],
+                                  pytest.param(["--events", "missing.csv"], marks=pytest.mark.slow)])
 def test_bad_event_flags_are_one_line_and_exit_2(tmp_path, args):
     args = [str(tmp_path / a) if a == "missing.csv" else a for a in args]
     proc = subprocess.run([sys.executable, "run_webcam.py", "--source", "0", "--no-display", *args],
@@ -99,6 +100,7 @@ def test_bad_event_flags_are_one_line_and_exit_2(tmp_path, args):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_batch_events_file_errors_are_one_line(tmp_path):
     (tmp_path / "events.csv").write_text("time,label\nlater,start\n")
     proc = subprocess.run([sys.executable, "-m", "realtime.batch", str(tmp_path), "--out", str(tmp_path / "out"),

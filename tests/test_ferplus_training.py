@@ -112,6 +112,7 @@ def test_evaluate_scores_both_label_sets_on_the_checkpoints_pixels(fer_plus, tmp
     assert (tmp_path / "eval_confusion_ferplus.png").is_file()
 
 
+@pytest.mark.slow
 def test_prior_adjustment_folded_into_the_weights_equals_the_post_hoc_one(fer_plus, tmp_path):
     out = tmp_path / "run"
     assert train.cli(["--data", str(fer_plus), "--out", str(out), "--epochs", "1", "--labels", "votes",
@@ -128,6 +129,7 @@ def test_prior_adjustment_folded_into_the_weights_equals_the_post_hoc_one(fer_pl
     assert prior.cli(["--weights", str(adjusted), "--tau", "1", "--out", str(tmp_path / "twice.pth")]) == 2
 
 
+@pytest.mark.slow
 def test_head_refit_on_frozen_features_changes_only_the_head(fer_plus, tiny_checkpoint, tmp_path):
     out = tmp_path / "head"
     assert train.cli(["--data", str(fer_plus), "--out", str(out), "--epochs", "2", "--init", str(tiny_checkpoint),
@@ -139,6 +141,7 @@ def test_head_refit_on_frozen_features_changes_only_the_head(fer_plus, tiny_chec
     assert len(list((tmp_path / "c").glob("features-*.npz"))) == 2  # training and selection images
 
 
+@pytest.mark.slow
 def test_student_trains_quantizes_and_the_app_runs_it_in_int8(fer_plus, tmp_path):
     out = tmp_path / "student"
     assert train.cli(["--data", str(fer_plus), "--out", str(out), "--epochs", "1", "--arch", "sepcnn",
@@ -168,6 +171,7 @@ def test_student_int8_follows_its_fp32_model():
     assert (ref.argmax(1) == q.argmax(1)).float().mean() >= 0.9
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_exactly(fer_plus, tmp_path, monkeypatch):
     def args(out):
         return ["--data", str(fer_plus), "--out", str(out), "--epochs", "3", "--labels", "votes", "--pixels",
@@ -195,6 +199,7 @@ def test_interrupted_run_resumes_exactly(fer_plus, tmp_path, monkeypatch):
         assert torch.equal(weight, resumed["model"][name]), name
 
 
+@pytest.mark.slow
 def test_cnn_rnn_hybrid_trains_on_the_new_data_options(fer_plus, tmp_path):
     out = tmp_path / "hybrid"
     assert train.cli(["--data", str(fer_plus), "--out", str(out), "--epochs", "1", "--arch", "cnn_rnn", "--labels",
@@ -203,6 +208,7 @@ def test_cnn_rnn_hybrid_trains_on_the_new_data_options(fer_plus, tmp_path):
     assert meta["model_config"]["arch"] == "cnn_rnn" and meta["training"]["labels"] == "mix"
 
 
+@pytest.mark.slow
 def test_a_head_refit_teacher_reuses_its_cached_features(fer_plus, tiny_checkpoint, tmp_path):
     cache = tmp_path / "c"
     head = tmp_path / "head"

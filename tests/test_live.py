@@ -52,6 +52,7 @@ def live_run(tmp_path_factory):
     return out, proc
 
 
+@pytest.mark.slow
 def test_a_live_recording_lasts_as_long_as_the_source_with_frames_in_order(live_run):
     out, proc = live_run
     recorded, source = read_frames(out / "rec.mp4"), read_frames(out / "clip.mp4")
@@ -60,6 +61,7 @@ def test_a_live_recording_lasts_as_long_as_the_source_with_frames_in_order(live_
     assert shown == sorted(shown) and shown[-1] >= FRAMES - 2
 
 
+@pytest.mark.slow
 def test_a_live_log_holds_frames_in_order_at_their_capture_times(live_run):
     out, proc = live_run
     rows = list(csv.DictReader(open(out / "log.csv")))
@@ -92,6 +94,7 @@ def gone(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
 
+@pytest.mark.slow
 def test_a_slow_analysis_does_not_slow_the_loop_or_the_recording(tmp_path):
     frames = 90
     make_face_video(tmp_path / "clip.mp4", frames=frames, fps=FPS, no_face=range(0))

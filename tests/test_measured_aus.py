@@ -117,6 +117,7 @@ def test_a_malformed_table_is_rejected_naming_the_file_key_and_problem(tmp_path,
     assert str(caught.value).startswith(f"{path}: {message}")
 
 
+@pytest.mark.slow
 def test_the_app_rejects_a_malformed_table_in_one_line(tmp_path):
     """The shipped file broken in place (in a copy of the code) stops the app with exit 2, no traceback."""
     code = ("import sys, mappings.measured as m; m.load_measured.__defaults__ = (sys.argv[1], m.AU_TO_VA_PATH); "
@@ -209,10 +210,10 @@ def test_a_box_with_no_face_in_it_gets_no_mesh(astronaut_bgr):
 
 
 @pytest.mark.parametrize("content,message", [
-    (None, "face landmarker model not found"),
+    pytest.param(None, "face landmarker model not found", marks=pytest.mark.slow),  # starts the app
     (b"", "not a MediaPipe .task bundle"),
     (b"hello, not a model", "not a MediaPipe .task bundle"),
-    ("truncated", "not a MediaPipe .task bundle"),
+    pytest.param("truncated", "not a MediaPipe .task bundle", marks=pytest.mark.slow),  # starts the app
     ("detector", "not a face landmarker bundle with blendshapes"),
 ])
 def test_a_missing_truncated_or_wrong_task_file_is_one_clear_line(tmp_path, content, message):
@@ -247,7 +248,8 @@ def run_app(*args):
 
 
 @needs_weights
-@pytest.mark.parametrize("au_source", ["measured", "prototype"])
+@pytest.mark.parametrize("au_source", ["measured", pytest.param("prototype", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_the_csv_carries_both_kinds_of_aus_and_the_chosen_kind_drives_what_is_shown(tmp_path, au_source):
     image = tmp_path / "face.png"
     cv2.imwrite(str(image), astronaut_face_bgr())
@@ -290,6 +292,7 @@ def test_a_real_clip_s_measured_smile_rises_where_the_man_smiles(tmp_path):
 
 
 @needs_weights
+@pytest.mark.slow
 def test_without_landmarks_every_face_keeps_its_emotion_and_says_it_was_not_measured(tmp_path):
     image = tmp_path / "face.png"
     cv2.imwrite(str(image), astronaut_face_bgr())

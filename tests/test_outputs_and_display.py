@@ -51,12 +51,12 @@ def clip(tmp_path_factory):
 
 @pytest.mark.parametrize("option,path,reason", [
     ("--csv", "/proc/x.csv", "cannot create it in /proc"),
-    ("--report", "/proc/rep", "cannot create it in /proc"),
-    ("--record", "/proc/x.mp4", "cannot create it in /proc"),
+    pytest.param("--report", "/proc/rep", "cannot create it in /proc", marks=pytest.mark.slow),
+    pytest.param("--record", "/proc/x.mp4", "cannot create it in /proc", marks=pytest.mark.slow),
     ("--csv", "{tmp}", "is a folder, not a file"),
-    ("--csv", "{tmp}/file/log.csv", "/file is not a folder"),
-    ("--report", "{tmp}/file", "is not a folder"),
-    ("--record", "{tmp}/out.xyz", "unsupported video extension"),
+    pytest.param("--csv", "{tmp}/file/log.csv", "/file is not a folder", marks=pytest.mark.slow),
+    pytest.param("--report", "{tmp}/file", "is not a folder", marks=pytest.mark.slow),
+    pytest.param("--record", "{tmp}/out.xyz", "unsupported video extension", marks=pytest.mark.slow),
 ])
 def test_unwritable_output_is_one_line_before_the_source_opens(tmp_path, option, path, reason):
     (tmp_path / "file").write_text("a file")
@@ -90,6 +90,7 @@ def test_output_dir_is_checked_when_a_window_would_open(tmp_path, clip):
 
 @needs_weights
 @pytest.mark.parametrize("display", [None, ":987"], ids=["unset", "no_server"])
+@pytest.mark.slow
 def test_no_display_is_one_line_with_the_fix(clip, tmp_path, display):
     env = HEADLESS if display is None else {**HEADLESS, "DISPLAY": display}
     proc = run_app("--source", clip, "--csv", tmp_path / "log.csv", env=env)
@@ -153,6 +154,7 @@ def test_csv_deleted_while_logging_is_a_log_error(tmp_path):
 
 
 @needs_weights
+@pytest.mark.slow
 def test_log_that_hits_a_size_limit_keeps_its_whole_rows(clip, tmp_path):
     def limit_file_size():  # a real write failure (EFBIG) part-way, as a full disk gives ENOSPC
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -27,8 +27,8 @@ def as_csv_text(rows: list[dict]) -> list[dict]:
     return [{k: str(cell_text(v)) for k, v in row.items()} for row in rows]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("app_args", [[], ["--pipelined"]], ids=["in the loop", "pipelined"])
+@pytest.mark.parametrize("app_args", [[], pytest.param(["--pipelined"], marks=pytest.mark.slow)],
+                         ids=["in the loop", "pipelined"])
 def test_analyze_video_rows_equal_the_apps_csv_rows(tmp_path, app_args):
     video = tmp_path / "clip.mp4"
     facts = make_face_video(video, frames=40, no_face=range(15, 19))

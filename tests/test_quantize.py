@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -88,9 +89,11 @@ def test_missing_or_damaged_int8_is_one_clear_line(int8_checkpoint, tiny_checkpo
     assert "\n" not in str(e.value)
 
 
-def test_app_reports_missing_int8_and_exits(tiny_checkpoint, tmp_path):
+def test_app_reports_missing_int8_and_exits(tiny_checkpoint, tmp_path, astronaut_bgr):
+    photo = tmp_path / "face.png"  # a good source: the app checks it before it loads the weights
+    cv2.imwrite(str(photo), astronaut_bgr)
     proc = subprocess.run([sys.executable, "run_webcam.py", "--weights", str(tiny_checkpoint), "--precision", "int8",
-                           "--source", str(tmp_path), "--no-display"], cwd=REPO, capture_output=True, text=True)
+                           "--source", str(photo), "--no-display"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2
     assert "has no int8 weights" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -337,6 +337,7 @@ def test_contact_sheet_marks_a_missing_image_and_skips_when_none_exist(image_fol
     assert not (tmp_path / "some_missing" / "contact_sheet.png").exists()
 
 
+@pytest.mark.slow
 def test_contact_sheet_stops_at_sixty_faces(tmp_path):
     image = tmp_path / "still.png"
     cv2.imwrite(str(image), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))

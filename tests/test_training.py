@@ -50,6 +50,7 @@ def test_train_evaluate_resume(tiny_fer, tmp_path):
     assert (tmp_path / "eval" / "metrics_confusion.png").is_file()
 
 
+@pytest.mark.slow
 def test_fine_tune_from_checkpoint_with_face_crops(tiny_fer, tiny_checkpoint, tmp_path):
     out = tmp_path / "tuned"
     # TINY's widths are for a new model; --init takes its architecture from the checkpoint.
@@ -67,12 +68,14 @@ def test_fine_tune_from_checkpoint_with_face_crops(tiny_fer, tiny_checkpoint, tm
     assert len(list((tmp_path / "c").glob("face-detections-*.npz"))) == 2  # training and selection images
 
 
+@pytest.mark.slow
 def test_bad_init_checkpoint_is_one_line_error(tiny_fer, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "train.train", "--data", str(tiny_fer), "--out", str(tmp_path / "r"),
                            "--init", str(tmp_path / "none.pth"), *TINY], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 2 and "weights file not found" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_resume_without_checkpoint_is_one_line_error(tiny_fer, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "train.train", "--data", str(tiny_fer), "--out",
                            str(tmp_path / "none"), "--resume", *TINY], cwd=REPO, capture_output=True, text=True)
@@ -111,6 +114,7 @@ def test_bad_checkpoints_give_one_clear_line(tiny_checkpoint, tmp_path, damage):
     assert str(bad) in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_evaluate_cli_reports_bad_weights(tmp_path, tiny_fer):
     proc = subprocess.run([sys.executable, "-m", "train.evaluate", "--data", str(tiny_fer / "test"), "--weights",
                            str(tmp_path / "none.pth")], cwd=REPO, capture_output=True, text=True)

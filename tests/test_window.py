@@ -21,7 +21,6 @@ from tests.test_live import children_of, gone
 
 TOOLS = ("Xvfb", "xdotool", "import")
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(not all(shutil.which(t) for t in TOOLS), reason="needs Xvfb, xdotool and imagemagick"),
     pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present"),
 ]
@@ -157,6 +156,7 @@ def region_change(a: np.ndarray, b: np.ndarray, x0: float, y0: float, x1: float,
     return float(np.abs(ra - rb).mean())
 
 
+@pytest.mark.slow
 def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
@@ -199,6 +199,7 @@ def test_overlays_toggle_and_q_exits_cleanly(display, tmp_path):
     assert fps > 2 / elapsed, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("live", [False, True], ids=["file", "live"])
 def test_record_key_writes_playable_video(display, tmp_path, live):
     video = tmp_path / "clip.mp4"
@@ -238,6 +239,7 @@ def test_record_key_writes_playable_video(display, tmp_path, live):
         assert wait_for(lambda: all(gone(pid) for pid in workers))
 
 
+@pytest.mark.slow
 def test_a_large_photo_opens_shrunk_to_fit_with_every_face_labelled(display, tmp_path):
     frame, centres = astronaut_crowd_bgr()  # 1920x1080, three small faces
     cv2.imwrite(str(tmp_path / "crowd.png"), frame)
@@ -264,6 +266,7 @@ def test_a_large_photo_opens_shrunk_to_fit_with_every_face_labelled(display, tmp
     assert out.count("emotion:") == 3
 
 
+@pytest.mark.slow
 def test_action_unit_bars_and_the_face_mesh_toggle(display, tmp_path):
     photo = tmp_path / "astronaut.png"
     cv2.imwrite(str(photo), cv2.cvtColor(skdata.astronaut(), cv2.COLOR_RGB2BGR))
@@ -287,7 +290,8 @@ def test_action_unit_bars_and_the_face_mesh_toggle(display, tmp_path):
     assert "AU12 Lip corner puller" in out and "[measured]" in out
 
 
-@pytest.mark.parametrize("shape", ["portrait 405x720", "640x480, four faces", "1920x1080"])
+@pytest.mark.parametrize("shape", [pytest.param("portrait 405x720", marks=pytest.mark.slow), "640x480, four faces",
+                                   pytest.param("1920x1080", marks=pytest.mark.slow)])
 def test_dashboard_beside_the_video_at_three_frame_shapes(display, tmp_path, shape):
     frame = {"portrait 405x720": portrait_astronaut_bgr, "640x480, four faces": lambda: four_faces_bgr(VIDEOS),
              "1920x1080": lambda: astronaut_crowd_bgr()[0]}[shape]()

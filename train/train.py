@@ -117,7 +117,7 @@ def int_list(option: str, text: str) -> tuple[int, ...]:
 def pick_device(name: str) -> torch.device:
     try:
         return resolve_device(name)
-    except ValueError as e:
+    except UserError as e:
         raise SystemExit(f"error: {e}") from None
 
 
