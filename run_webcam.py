@@ -79,6 +79,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                            "(default: on when the window has room)")
     view.add_argument("--analysis-delay", type=float, default=0.0, metavar="MS",
                       help="live sources: add MS to each analysis, emulating a slower CPU (tests and benchmarks)")
+    view.add_argument("--pipelined", action="store_true",
+                      help="with --no-display and a video file: analyse in a second process, one frame ahead of "
+                           "drawing, encoding and logging, so both cores work (same rows; measured slower on a "
+                           "busy shared machine: bench/README.md, 'Live')")
     view.add_argument("--verbose", action="store_true",
                       help="show the libraries' own log lines (FFmpeg, OpenCV, MediaPipe, Qt), hidden by default")
     return p
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         record_dashboard=args.record_dashboard, stats_json=args.stats_json, event_labels=event_labels,
         events=events, calibrate_s=args.calibrate or AppConfig.calibrate_s,
         calibrate_at_start=args.calibrate is not None, analysis_delay_s=max(0.0, args.analysis_delay) / 1000,
+        pipelined=args.pipelined,
     )
     with contextlib.nullcontext() if args.verbose else quiet.native_stderr_silenced():
         try:

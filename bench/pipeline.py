@@ -1,7 +1,7 @@
 """Whole-pipeline speed, headless, on a 640x480 video with one face (or --faces N).
 
     python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--mesh-every N] [--video PATH] [--precision P]
-                             [--classifier-threads N] [--dashboard] [--size WxH]
+                             [--classifier-threads N] [--dashboard] [--size WxH] [--pipelined]
 
 Runs the app as a user would, in its own process (`run_webcam.py --source VIDEO --no-display --record
 ... --csv ... --stats-json ...`: decode, detect, track, landmarks (with head pose and gaze), crop,
@@ -130,6 +130,8 @@ def main() -> None:
                    help="CPU threads for the app's classifier")
     p.add_argument("--dashboard", action="store_true", help="the app draws the dashboard beside the video")
     p.add_argument("--size", default="640x480", help="the generated video's size, WxH")
+    p.add_argument("--pipelined", action="store_true",
+                   help="the app's --pipelined: the analysis in a second process, one frame ahead of the loop")
     args = p.parse_args()
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -168,7 +170,7 @@ def run_app(video: Path, tmp: Path, args: argparse.Namespace) -> dict:
            "--record", str(tmp / "app.mp4"), "--csv", str(tmp / "app.csv"), "--stats-json", str(stats),
            "--weights", args.weights, "--precision", args.precision,
            "--classifier-threads", str(args.classifier_threads), "--mesh-every", str(args.mesh_every)]
-    cmd += ["--no-landmarks"] * args.no_landmarks + ["--dashboard"] * args.dashboard
+    cmd += ["--no-landmarks"] * args.no_landmarks + ["--dashboard"] * args.dashboard + ["--pipelined"] * args.pipelined
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
     if proc.returncode != 0:
         sys.exit(f"the app failed (exit {proc.returncode}):\n{proc.stderr.strip()}")

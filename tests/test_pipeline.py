@@ -15,10 +15,10 @@ from tests.media import astronaut_crowd_bgr, make_face_video
 from tests.paths import REPO
 
 
-def app_csv(source, tmp_path) -> list[dict]:
+def app_csv(source, tmp_path, *args) -> list[dict]:
     log = tmp_path / "app.csv"
-    proc = subprocess.run([sys.executable, "run_webcam.py", "--source", str(source), "--no-display", "--csv", log],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "run_webcam.py", "--source", str(source), "--no-display", "--csv", log,
+                           *args], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return list(csv.DictReader(open(log)))
 
@@ -27,7 +27,9 @@ def as_csv_text(rows: list[dict]) -> list[dict]:
     return [{k: str(cell_text(v)) for k, v in row.items()} for row in rows]
 
 
-def test_analyze_video_rows_equal_the_apps_csv_rows(tmp_path):
+@pytest.mark.parametrize("app_args", [[], pytest.param(["--pipelined"], marks=pytest.mark.slow)],
+                         ids=["in the loop", "pipelined"])
+def test_analyze_video_rows_equal_the_apps_csv_rows(tmp_path, app_args):
     video = tmp_path / "clip.mp4"
     facts = make_face_video(video, frames=40, no_face=range(15, 19))
     rows = analyze_video(video)
@@ -35,7 +37,7 @@ def test_analyze_video_rows_equal_the_apps_csv_rows(tmp_path):
     assert len(rows) == len(facts["face_frames"])
     assert {type(rows[0][c]) for c in ("frame", "face_id", "x", "au_measured", "skipped_frames")} == {int}
     assert isinstance(rows[0]["p_happy"], float) and rows[0]["source"] == str(video)
-    assert as_csv_text(rows) == app_csv(video, tmp_path)
+    assert as_csv_text(rows) == app_csv(video, tmp_path, *app_args)
 
 
 @pytest.mark.slow

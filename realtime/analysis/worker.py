@@ -9,6 +9,8 @@ the Pipeline runs in a second process (on the second core), and a feeder thread 
 newest offered frame as soon as it is free, so it is never idle while frames come. Frames it had no
 time for are never analysed; each result is for the frame it names (its index and capture time).
 The process ignores Ctrl-C (the loop stops it) and ends when the loop closes it or goes away.
+With every_frame, it analyses every offered frame in order instead (a file analysed headless), one
+frame ahead of the loop that draws, encodes and logs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -103,7 +106,7 @@ def _latency(classifier, crops: np.ndarray, trials: int) -> float:
     return float(np.median(times))
 
 
-def _serve(conn: Connection, options, delay_s: float) -> None:
+def _serve(conn: Connection, options, delay_s: float, choose_classifier: bool) -> None:
     """The analysis process: a Pipeline answering ("frame", ...) with ("result", FrameResult, stage
     seconds, the HUD's note on the classifier, CalibrationStatus); ("reset",) and ("calibrate", ...)
     go to the Pipeline's own methods."""
@@ -119,7 +122,8 @@ def _serve(conn: Connection, options, delay_s: float) -> None:
     with pipeline:
         classifier = pipeline.classifier
         conn.send(("ready", f"{classifier.device.type} {classifier.precision}"))
-        choice = ClassifierChoice(pipeline, [] if options.weights else [DEFAULT_WEIGHTS.with_name(FAST_WEIGHTS)])
+        fast = [DEFAULT_WEIGHTS.with_name(FAST_WEIGHTS)] if choose_classifier and not options.weights else []
+        choice = ClassifierChoice(pipeline, fast)
         while True:
             try:
                 message = conn.recv()
@@ -152,13 +156,17 @@ def _serve(conn: Connection, options, delay_s: float) -> None:
 class AnalysisProcess:
     """A Pipeline in its own process, fed the newest offered frame whenever it is free.
 
+    every_frame: every offered frame is analysed, in order, and next_result() hands the results over
+    in order (a file analysed headless: the loop decodes, draws, encodes and logs one frame while
+    this process analyses the next, so the two cores share the work).
     delay_s: added to each analysis, to emulate a slower CPU (tests, benchmarks).
     """
 
-    def __init__(self, options, delay_s: float = 0.0, start_timeout_s: float = 300.0):
+    def __init__(self, options, delay_s: float = 0.0, start_timeout_s: float = 300.0, every_frame: bool = False):
+        self.every_frame = every_frame
         ctx = multiprocessing.get_context("spawn")  # never fork a process that holds MediaPipe's threads
         self._conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, options, delay_s), name="analysis",
+        self.process = ctx.Process(target=_serve, args=(child, options, delay_s, not every_frame), name="analysis",
                                    daemon=True)
         self.process.start()
         child.close()
@@ -173,7 +181,7 @@ class AnalysisProcess:
         self.classifier_note = ""  # set if the process switched to a faster classifier, and why
         self.calibration = CalibrationStatus()  # as of the newest result
         self._cond = threading.Condition()
-        self._offered: tuple | None = None  # the newest frame not yet sent
+        self._queue: deque[tuple] = deque()  # frames offered and not yet sent (at most one unless every_frame)
         self._commands: list[tuple] = []  # to send before the next frame: ("reset",), ("calibrate", ...)
         self._generation = 0  # resets so far: a result from before the last one is dropped
         self._results: list[tuple[FrameResult, dict[str, float]]] = []
@@ -197,11 +205,11 @@ class AnalysisProcess:
         """Send the newest offered frame, wait for its result, repeat: one frame in flight at a time."""
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._offered is not None or self._commands or self._closing)
+                self._cond.wait_for(lambda: self._queue or self._commands or self._closing)
                 if self._closing:
                     return
                 commands, self._commands = self._commands, []
-                message, self._offered = self._offered, None
+                message = self._queue.popleft() if self._queue else None
                 generation = self._generation
             try:
                 for command in commands:
@@ -227,16 +235,19 @@ class AnalysisProcess:
                     return
 
     def offer(self, image: np.ndarray, timestamp_s: float, index: int, source: str) -> None:
-        """The newest frame, for the analysis when it is free; it replaces a frame offered before and not sent."""
+        """The newest frame, for the analysis when it is free; it replaces a frame offered before and not
+        sent (every_frame: it waits its turn behind them)."""
         with self._cond:
-            self._offered = ("frame", image, timestamp_s, index, source)
+            if not self.every_frame:
+                self._queue.clear()
+            self._queue.append(("frame", image, timestamp_s, index, source))
             self._cond.notify_all()
 
     def reset(self) -> None:
         """Forget every face (the mirror key): frames offered from now on are analysed afresh, and no
         result for a frame offered before is handed over."""
         with self._cond:
-            self._offered = None
+            self._queue.clear()
             self._retired_unseen += [i for result, _ in self._results for i in result.retired]
             self._results.clear()
             self._commands.append(("reset",))
@@ -263,6 +274,14 @@ class AnalysisProcess:
             newest, self._results, self._retired_unseen = self._results[-1], [], []
             newest[0].retired = list(dict.fromkeys(retired))
             return newest
+
+    def next_result(self) -> tuple[FrameResult, dict[str, float]]:
+        """every_frame: the oldest result not yet taken, waiting for it, with its stage times."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._results or self._error is not None)
+            if self._error is not None:
+                raise self._error
+            return self._results.pop(0)
 
     def close(self) -> None:
         """Stop the process: asked first, then terminated; none is left behind."""

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -22,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mappings import default_measured, default_prototypes
-from realtime.analysis.capture import DEFAULT_FPS, FrameSource, open_source
+from realtime.analysis.capture import DEFAULT_FPS, CapturedFrame, FrameSource, open_source
 from realtime.analysis.events import EVENT_KEYS, Event, EventTimeline, default_labels
 from realtime.analysis.faces import FrameResult
 from realtime.analysis.follow import BoxFollower
@@ -64,6 +65,7 @@ class AppConfig:
     calibrate_at_start: bool = False  # --calibrate: record the first face seen
     stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
     analysis_delay_s: float = 0.0  # live sources: added to each analysis, emulating a slower CPU (tests, bench)
+    pipelined: bool = False  # headless files: analysed in a second process, one frame ahead of the loop
 
 
 @dataclass
@@ -210,7 +212,7 @@ class App:
 
     def analysis_note(self, result: FrameResult) -> str:
         """The HUD's word on a live analysis: how far the readings shown lag the frame shown."""
-        if self.analysis is None:
+        if self.analysis is None or self.analysis.every_frame:
             return ""
         if self.analysed is None:
             return "analysis starting"
@@ -328,6 +330,48 @@ class App:
         return True
 
     # -- the loop ----------------------------------------------------------------------------
+    def analysed_frames(self) -> Iterator[tuple[CapturedFrame, FrameResult]]:
+        """Each frame read with its result, one of three ways: analysed here (files in a window,
+        images); a live source, shown with the newest analysis from beside the loop; a file headless,
+        analysed in the other process one frame ahead of the one drawn, encoded and logged here."""
+        frames = iter(self.source)
+        if self.analysis is None or self.analysis.every_frame:
+            ahead: CapturedFrame | None = None  # every_frame: offered, its result not yet taken
+            while True:
+                t0 = time.perf_counter()
+                captured = next(frames, None)
+                if captured is not None:
+                    self.timer.add("decode", time.perf_counter() - t0)
+                if self.analysis is None:
+                    if captured is None:
+                        return
+                    yield captured, self.process(captured.image, captured.index, captured.timestamp_s,
+                                                 captured.source)
+                    continue
+                if captured is not None:
+                    image = cv2.flip(captured.image, 1) if self.mirror else captured.image
+                    self.analysis.offer(image, captured.timestamp_s, captured.index, captured.source)
+                    captured.image = image
+                if ahead is not None:
+                    yield ahead, self.receive(ahead)
+                if captured is None:
+                    return
+                ahead = captured
+        for captured in frames:  # a live source: its own thread decodes, the wait is for the camera
+            yield captured, self.follow(captured.image, captured.index, captured.timestamp_s, captured.source)
+
+    def receive(self, captured: CapturedFrame) -> FrameResult:
+        """The other process's analysis of this (already mirrored) frame, as process() gives it."""
+        result, stage_seconds = self.analysis.next_result()
+        result.image = captured.image
+        result.events = [e.label for e in self.events.due(result.timestamp_s)]
+        for stage, seconds in stage_seconds.items():
+            self.timer.add(stage, seconds)
+        self.follow_calibration(result)
+        self.renderer.va_plot.update(result.faces, result.retired)
+        self.dashboard.update(result)
+        return result
+
     def run(self) -> RunSummary:
         start = time.perf_counter()
         bar = None
@@ -336,22 +380,16 @@ class App:
             bar = self.stack.enter_context(tqdm(total=self.source.frame_count, unit="frame", desc="analysing",
                                                 dynamic_ncols=True, file=sys.stderr,
                                                 mininterval=0.1 if sys.stderr.isatty() else 5.0))
-        frames = iter(self.source)
+        results = self.analysed_frames()
         skipped = 0
         last_tick = time.perf_counter()
         try:
             while True:
                 _Interrupts.check()
-                t0 = time.perf_counter()
-                captured = next(frames, None)
+                captured, result = next(results, (None, None))
                 if captured is None:
                     self.summary.ended_by = self.source.ended_by or "end of input"
                     break
-                if self.analysis is not None:  # a live source: its thread decodes, the wait is for the camera
-                    result = self.follow(captured.image, captured.index, captured.timestamp_s, captured.source)
-                else:
-                    self.timer.add("decode", time.perf_counter() - t0)
-                    result = self.process(captured.image, captured.index, captured.timestamp_s, captured.source)
                 result.skipped_frames = captured.skipped_frames
                 canvas = self.render(result)
                 self.emit(result, canvas)
@@ -481,8 +519,11 @@ def run(cfg: AppConfig) -> RunSummary:
             # Put back last, once the files are finalised (None: a handler not set from Python).
             stack.callback(signal.signal, sig, signal.SIG_DFL if previous is None else previous)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.live))
-        # Here, before the window opens, for a bad checkpoint's one line; a live source's loads in its process.
-        classifier = None if source.live else load_classifier(cfg.pipeline)
+        # Where the analysis runs: beside a live source's loop; with --pipelined, one frame ahead of a
+        # headless file's loop, so that both cores work; else here. The classifier is loaded here (before
+        # the window opens, for a bad checkpoint's one line) or in the analysis process.
+        beside = source.live or (cfg.pipelined and not (cfg.display or source.stills))
+        classifier = None if beside else load_classifier(cfg.pipeline)
         if cfg.display:  # opens while the face models load, saying so; the inputs are known good by now
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             stack.callback(cv2.destroyAllWindows)
@@ -492,6 +533,9 @@ def run(cfg: AppConfig) -> RunSummary:
         if source.live:  # the analysis beside the loop, in a process of its own, so the loop keeps the camera's pace
             app = App(cfg, source, None, stack,
                       analysis=stack.enter_context(AnalysisProcess(options, delay_s=cfg.analysis_delay_s)))
+        elif beside:  # a file headless: every frame, on both cores
+            app = App(cfg, source, None, stack,
+                      analysis=stack.enter_context(AnalysisProcess(options, every_frame=True)))
         else:
             app = App(cfg, source, stack.enter_context(Pipeline(options, classifier=classifier)), stack)
         try:
