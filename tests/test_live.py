@@ -162,7 +162,12 @@ def test_a_machine_too_slow_for_the_budget_gets_the_faster_classifier(astronaut_
             result = pipeline.process(astronaut_bgr.copy(), i / 30)
             choice.observe(time.perf_counter() - t0, np.stack([f.crop for f in result.faces]))
         assert result.faces and choice.done
-        # Chosen by measured latency: the fast model is 2-3x as fast per face on every CPU measured.
+        # Over budget, chosen by the latencies measured on the same faces (the fast model is 2-3x as
+        # fast per face on every CPU measured, but a busy machine can blur one measurement).
+        if switched:
+            switched = choice.latencies[str(FAST_WEIGHTS)] < 0.8 * choice.latencies["current"]
+        else:
+            assert not choice.latencies  # within budget: nothing else is even loaded
         assert (pipeline.classifier is not default) == switched
         assert bool(choice.note) == switched
         if switched:

@@ -69,6 +69,7 @@ class ClassifierChoice:
         self.precision = pipeline.options.precision
         self.seconds: list[float] = []
         self.note = ""  # for the HUD, once a faster classifier was chosen
+        self.latencies: dict[str, float] = {}  # seconds per call on the same faces: "current", then each candidate
         self.done = not self.candidates
 
     def observe(self, seconds: float, crops: np.ndarray) -> None:
@@ -85,9 +86,10 @@ class ClassifierChoice:
 
         current = self.pipeline.classifier
         best, best_s = current, _latency(current, crops, self.TRIALS)
+        self.latencies["current"] = best_s
         for path in self.candidates:
             other = EmotionClassifier(str(path), device=current.device.type, precision=self.precision)
-            other_s = _latency(other, crops, self.TRIALS)
+            other_s = self.latencies[str(path)] = _latency(other, crops, self.TRIALS)
             if other_s < 0.8 * best_s:
                 best, best_s = other, other_s
         if best is not current:
