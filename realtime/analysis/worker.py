@@ -57,10 +57,12 @@ class AnalysisError(UserError):
 
 
 class ClassifierChoice:
-    """Where the machine cannot renew a face's emotion ANALYSIS_BUDGET_S often with the default
+    """Where the machine cannot renew a face's emotion once every ANALYSIS_BUDGET_S with the default
     classifier, a faster one, by measured latency: after the first analyses (the models warm up),
-    if their median exceeds the budget, each candidate classifies the same faces and the fastest
-    is kept where it saves at least a fifth of the classify time. Only when no weights were chosen."""
+    if the median time from one result to the next (the analysis, and the wait for a new frame and
+    its hand-over: the rate the face's readings are renewed at) exceeds the budget, each candidate
+    classifies the same faces and the fastest is kept where it saves at least a fifth of the
+    classify time. Only when no weights were chosen."""
 
     WARM_UP, MEASURED, TRIALS = 5, 15, 10
 
@@ -94,7 +96,7 @@ class ClassifierChoice:
                 best, best_s = other, other_s
         if best is not current:
             self.pipeline.classifier = best
-            self.note = (f"faster classifier ({best.precision}, {1000 * best_s:.1f} ms): analysis took "
+            self.note = (f"faster classifier ({best.precision}, {1000 * best_s:.1f} ms): analyses came every "
                          f"{1000 * median:.0f} ms > {1000 * self.budget_s:.0f}")
 
 
@@ -108,7 +110,7 @@ def _latency(classifier, crops: np.ndarray, trials: int) -> float:
     return float(np.median(times))
 
 
-def _serve(conn: Connection, options, delay_s: float, choose_classifier: bool) -> None:
+def _serve(conn: Connection, options, delay_s: float, choose_classifier: bool, budget_s: float) -> None:
     """The analysis process: a Pipeline answering ("frame", ...) with ("result", FrameResult, stage
     seconds, the HUD's note on the classifier, CalibrationStatus); ("reset",) and ("calibrate", ...)
     go to the Pipeline's own methods."""
@@ -125,7 +127,8 @@ def _serve(conn: Connection, options, delay_s: float, choose_classifier: bool) -
         classifier = pipeline.classifier
         conn.send(("ready", f"{classifier.device.type} {classifier.precision}"))
         fast = [DEFAULT_WEIGHTS.with_name(FAST_WEIGHTS)] if choose_classifier and not options.weights else []
-        choice = ClassifierChoice(pipeline, fast)
+        choice = ClassifierChoice(pipeline, fast, budget_s)
+        last_result: float | None = None
         while True:
             try:
                 message = conn.recv()
@@ -140,7 +143,6 @@ def _serve(conn: Connection, options, delay_s: float, choose_classifier: bool) -
                 pipeline.calibrate(*message[1:])
                 continue
             _, image, timestamp_s, index, source = message
-            t0 = time.perf_counter()
             try:
                 result = pipeline.process(image, timestamp_s, index=index, source=source)
             except Exception as e:
@@ -148,8 +150,11 @@ def _serve(conn: Connection, options, delay_s: float, choose_classifier: bool) -
                 return
             if delay_s:
                 time.sleep(delay_s)  # a slower CPU, emulated (tests and benchmarks)
-            choice.observe(time.perf_counter() - t0, np.stack([f.crop for f in result.faces]) if result.faces
-                           else np.zeros((0, 48, 48), np.uint8))
+            now = time.perf_counter()
+            if last_result is not None:  # a period from one result to the next
+                choice.observe(now - last_result, np.stack([f.crop for f in result.faces]) if result.faces
+                               else np.zeros((0, 48, 48), np.uint8))
+            last_result = now
             result.image = None  # the loop has the frame: only the analysis travels back
             conn.send(("result", result, pipeline.stage_seconds, choice.note,
                        CalibrationStatus.of(pipeline.calibration)))
@@ -162,14 +167,18 @@ class AnalysisProcess:
     in order (a file analysed headless: the loop decodes, draws, encodes and logs one frame while
     this process analyses the next, so the two cores share the work).
     delay_s: added to each analysis, to emulate a slower CPU (tests, benchmarks).
+    frame_rate: the source's, for the renewal rate a faster classifier is looked for below (ClassifierChoice).
     """
 
-    def __init__(self, options, delay_s: float = 0.0, start_timeout_s: float = 300.0, every_frame: bool = False):
+    def __init__(self, options, delay_s: float = 0.0, start_timeout_s: float = 300.0, every_frame: bool = False,
+                 frame_rate: float = 30.0):
         self.every_frame = every_frame
+        # A camera slower than 30 FPS cannot renew readings 15 times a second: there, every other frame.
+        budget_s = max(ANALYSIS_BUDGET_S, 2 / frame_rate)
         ctx = multiprocessing.get_context("spawn")  # never fork a process that holds MediaPipe's threads
         self._conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, options, delay_s, not every_frame), name="analysis",
-                                   daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, options, delay_s, not every_frame, budget_s),
+                                   name="analysis", daemon=True)
         self.process.start()
         child.close()
         if not self._conn.poll(start_timeout_s):

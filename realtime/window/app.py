@@ -532,7 +532,8 @@ def run(cfg: AppConfig) -> RunSummary:
         options = for_source(cfg.pipeline, source)
         if source.live:  # the analysis beside the loop, in a process of its own, so the loop keeps the camera's pace
             app = App(cfg, source, None, stack,
-                      analysis=stack.enter_context(AnalysisProcess(options, delay_s=cfg.analysis_delay_s)))
+                      analysis=stack.enter_context(AnalysisProcess(options, delay_s=cfg.analysis_delay_s,
+                                                                   frame_rate=source.fps)))
         elif beside:  # a file headless: every frame, on both cores
             app = App(cfg, source, None, stack,
                       analysis=stack.enter_context(AnalysisProcess(options, every_frame=True)))
