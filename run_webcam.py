@@ -79,10 +79,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                            "(default: on when the window has room)")
     view.add_argument("--analysis-delay", type=float, default=0.0, metavar="MS",
                       help="live sources: add MS to each analysis, emulating a slower CPU (tests and benchmarks)")
-    view.add_argument("--pipelined", action="store_true",
-                      help="with --no-display and a video file: analyse in a second process, one frame ahead of "
-                           "drawing, encoding and logging, so both cores work (same rows; measured slower on a "
-                           "busy shared machine: bench/README.md, 'Live')")
+    view.add_argument("--pipelined", action=argparse.BooleanOptionalAction, default=None,
+                      help="with --no-display and a video file: find the faces (MediaPipe) in a second process "
+                           "while this one classifies, draws, encodes and logs the frame before, so both cores "
+                           "work (the same rows; default: on with two or more CPU cores)")
     view.add_argument("--verbose", action="store_true",
                       help="show the libraries' own log lines (FFmpeg, OpenCV, MediaPipe, Qt), hidden by default")
     return p

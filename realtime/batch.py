@@ -134,8 +134,10 @@ def _classifier(options: PipelineOptions):
 
 
 def analyze_task(task: Task, options: PipelineOptions, report: bool = True,
-                 on_frames: Callable[[int], None] | None = None) -> FileResult:
-    """Analyse one input into its output folder; never raises for a bad input, it returns the error."""
+                 on_frames: Callable[[int], None] | None = None, parallel: bool = False) -> FileResult:
+    """Analyse one input into its output folder; never raises for a bad input, it returns the error.
+    parallel: find its faces in a second process (realtime/analysis/split.py): for a lone worker, whose
+    machine has a core to spare; where each core has a worker, it would only take one from another."""
     from realtime.outputs.report import build_report  # matplotlib loads in the workers only
 
     start = time.perf_counter()
@@ -148,7 +150,7 @@ def analyze_task(task: Task, options: PipelineOptions, report: bool = True,
         (out / MARKER).unlink(missing_ok=True)  # from here until the end, this input is not done
         with open_source(task.input) as source, CsvLogger(out / "frames.csv") as log:
             for frame in analyze_source(source, options, classifier=_classifier(options), on_frames=on_frames,
-                                        events=task.events):
+                                        events=task.events, parallel=parallel):
                 log.write(frame)
                 result.frames = frame.index + 1
                 for row in face_rows(frame):
@@ -196,8 +198,8 @@ def _init_local_worker(options: PipelineOptions, queue) -> None:
     _classifier(options)  # loaded once, before the first input arrives
 
 
-def _local_task(task: Task, options: PipelineOptions, report: bool) -> FileResult:
-    return analyze_task(task, options, report, on_frames=_progress_queue.put)
+def _local_task(task: Task, options: PipelineOptions, report: bool, parallel: bool) -> FileResult:
+    return analyze_task(task, options, report, on_frames=_progress_queue.put, parallel=parallel)
 
 
 def run_local(tasks: list[Task], options: PipelineOptions, workers: int, report: bool,
@@ -207,7 +209,7 @@ def run_local(tasks: list[Task], options: PipelineOptions, workers: int, report:
     queue = ctx.Manager().Queue()
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_local_worker,
                                                 initargs=(options, queue)) as pool:
-        pending = {pool.submit(_local_task, t, options, report): t for t in tasks}
+        pending = {pool.submit(_local_task, t, options, report, workers == 1): t for t in tasks}
         while pending:
             done, _ = concurrent.futures.wait(pending, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED)
             while not queue.empty():

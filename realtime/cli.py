@@ -41,6 +41,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     model.add_argument("--mesh-every", type=int, default=1, metavar="N",
                        help="videos and cameras: measure each face's mesh on one frame in N, carrying it "
                             "with the box in between (faster, AUs sampled less often)")
+    model.add_argument("--detect-every", type=int, default=PipelineOptions.detect_every, metavar="N",
+                       help="videos and cameras: run the face detector on one frame in N while every face keeps "
+                            "its mesh, which carries the boxes in between (at once after a face is lost)")
     model.add_argument("--min-detection", type=float, default=0.6, help="face detection confidence threshold")
     model.add_argument("--affect-mode", default="soft", choices=["soft", "argmax"],
                        help="prototype AUs from all class probabilities (soft) or from the top class only (argmax)")
@@ -79,5 +82,6 @@ def pipeline_options(args: argparse.Namespace) -> PipelineOptions:
         weights=args.weights, device=args.device, precision=args.precision,
         classifier_threads=args.classifier_threads, detector=args.detector,
         landmarker=args.landmarker, landmarks=not args.no_landmarks, mesh_every=args.mesh_every,
+        detect_every=args.detect_every,
         min_detection=args.min_detection, temporal=temporal, affect_mode=args.affect_mode,
         au_source=args.au_source, va_source=args.va_source, neutral=args.neutral)

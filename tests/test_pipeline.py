@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from realtime.analysis.capture import CaptureError
+from realtime.analysis.landmarks import LandmarkerError
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, analyze_images, analyze_video
 from realtime.analysis.rows import COLUMNS, cell_text
+from realtime.analysis.split import SplitPipeline
 from tests.media import astronaut_crowd_bgr, make_face_video
 from tests.paths import REPO
 
@@ -27,8 +29,8 @@ def as_csv_text(rows: list[dict]) -> list[dict]:
     return [{k: str(cell_text(v)) for k, v in row.items()} for row in rows]
 
 
-@pytest.mark.parametrize("app_args", [[], pytest.param(["--pipelined"], marks=pytest.mark.slow)],
-                         ids=["in the loop", "pipelined"])
+@pytest.mark.parametrize("app_args", [[], pytest.param(["--no-pipelined"], marks=pytest.mark.slow)],
+                         ids=["faces found in a second process", "in one process"])
 def test_analyze_video_rows_equal_the_apps_csv_rows(tmp_path, app_args):
     video = tmp_path / "clip.mp4"
     facts = make_face_video(video, frames=40, no_face=range(15, 19))
@@ -38,6 +40,25 @@ def test_analyze_video_rows_equal_the_apps_csv_rows(tmp_path, app_args):
     assert {type(rows[0][c]) for c in ("frame", "face_id", "x", "au_measured", "skipped_frames")} == {int}
     assert isinstance(rows[0]["p_happy"], float) and rows[0]["source"] == str(video)
     assert as_csv_text(rows) == app_csv(video, tmp_path, *app_args)
+
+
+def test_split_pipeline_gives_one_processs_rows_and_leaves_no_process(tmp_path):
+    video = tmp_path / "clip.mp4"
+    make_face_video(video, frames=30, no_face=range(10, 13))
+    split = analyze_video(video, parallel=True)
+    assert len(split) == 27 and as_csv_text(split) == as_csv_text(analyze_video(video, parallel=False))
+    with SplitPipeline(PipelineOptions(landmarks=False)) as pipe:
+        for i in range(3):  # offered, never read: closing must not wait for them
+            pipe.offer(np.zeros((240, 320, 3), np.uint8), i / 30, i, "")
+        process = pipe.process
+    assert process.poll() is not None
+
+
+def test_split_pipeline_reports_the_finders_errors_in_one_line(tmp_path):
+    bad = tmp_path / "landmarker.task"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(LandmarkerError, match="not a MediaPipe .task bundle"):
+        SplitPipeline(PipelineOptions(landmarker=str(bad)))
 
 
 @pytest.mark.slow
@@ -76,7 +97,7 @@ def test_reset_retires_every_face_and_no_holder_keeps_it(astronaut_bgr):
         before = [pipe.process(frame, i / 30, index=i) for i in range(3)]
         old = before[-1].faces[0].track_id
         holders = {"temporal": pipe.temporal.state, "AU baselines": pipe.action_units.history,
-                   "landmarker": pipe.landmarker._by_track, "carried mesh": pipe.landmarker._carried}
+                   "landmarker": pipe.finder.landmarker._by_track, "carried mesh": pipe.finder.landmarker._carried}
         assert all(old in held for held in holders.values())
         pipe.reset()
         after = [pipe.process(frame, i / 30, index=i) for i in range(3, 6)]

@@ -21,9 +21,9 @@ app, and `pandas.DataFrame(rows)` makes one in a line.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -36,22 +36,20 @@ from mappings import default_measured
 from realtime.analysis.action_units import MeasuredActionUnits
 from realtime.analysis.affect import AU_SOURCES, AffectEstimator
 from realtime.analysis.calibration import Calibration, CalibrationError, Calibrator, calibrate
-from realtime.analysis.capture import IMAGE_SUFFIXES, CaptureError, FrameSource, ImageSource, open_source
+from realtime.analysis.capture import IMAGE_SUFFIXES, CapturedFrame, CaptureError, FrameSource, ImageSource, open_source
 from realtime.analysis.classify import EmotionClassifier
 from realtime.analysis.crop import alignment, crop_faces
-from realtime.analysis.detect import FaceDetector
 from realtime.analysis.events import Event, EventTimeline, events_for, read_events
-from realtime.analysis.faces import Face, FrameResult
-from realtime.analysis.head import HeadState
-from realtime.analysis.landmarks import LANDMARKER_PATH, FaceLandmarker
+from realtime.analysis.faces import FrameResult
+from realtime.analysis.find import FIND_STAGES, FaceFinder, Found
 from realtime.analysis.rows import face_rows
+from realtime.analysis.split import SplitPipeline
 from realtime.analysis.temporal import TemporalConfig, TemporalModel
-from realtime.analysis.track import FaceTracker
 
 # Each stage times what it is named for: "landmarks" is the face mesh with head pose and gaze;
 # "affect" a calibrated face's correction, the measured AUs (with their per-person baselines) and both
 # kinds of AUs and valence/arousal; "temporal" the smoothing and filtering.
-PIPELINE_STAGES = ("detect", "track", "landmarks", "crop", "classify", "affect", "temporal")
+PIPELINE_STAGES = (*FIND_STAGES, "crop", "classify", "affect", "temporal")
 # As MediaPipe's RunningMode: "video" frames are consecutive (tracking, smoothing, per-person AU
 # baselines; increasing timestamps); "image" frames each stand alone (faces numbered left to right,
 # large images searched in tiles).
@@ -71,6 +69,9 @@ class PipelineOptions:
     landmarker: str | None = None  # .task bundle; default assets/face_landmarker.task
     landmarks: bool = True  # False: no face mesh, so no measured AUs, for speed
     mesh_every: int = 1  # videos and cameras: mesh each face on one frame in this many (realtime/analysis/landmarks.py)
+    # Videos and cameras, with a mesh on every frame: the detector on one frame in this many while every
+    # face keeps its mesh, which carries the boxes in between (realtime/analysis/find.py)
+    detect_every: int = 1
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     affect_mode: str = "soft"
     au_source: str = "measured"  # the AUs shown and reported; the rows hold both kinds
@@ -84,6 +85,8 @@ class PipelineOptions:
         for name in ("au_source", "va_source"):
             if getattr(self, name) not in AU_SOURCES:
                 raise OptionError(f"{name} must be one of {', '.join(AU_SOURCES)}, not {getattr(self, name)!r}")
+        if self.detect_every < 1 or self.mesh_every < 1:
+            raise OptionError("detect_every and mesh_every must be at least 1")
         if self.affect_mode not in ("soft", "argmax"):
             raise OptionError(f"affect_mode must be soft or argmax, not {self.affect_mode!r}")
 
@@ -109,26 +112,17 @@ class Pipeline:
     classifier: an already loaded one to share; by default it is loaded from the options.
     """
 
-    def __init__(self, options: PipelineOptions | None = None, classifier: EmotionClassifier | None = None):
+    def __init__(self, options: PipelineOptions | None = None, classifier: EmotionClassifier | None = None,
+                 find: bool = True):
         self.options = options = options or PipelineOptions()
         self.stills = stills = options.running_mode == "image"
         self.classifier = classifier or load_classifier(options)
-        self._stack = ExitStack()
-        try:
-            self.detector = self._stack.enter_context(
-                FaceDetector(options.detector, options.min_detection, video=not stills, tiled=stills))
-            self.landmarker = (self._stack.enter_context(
-                FaceLandmarker(options.landmarker or LANDMARKER_PATH, video=not stills, every=options.mesh_every))
-                if options.landmarks else None)
-        except BaseException:
-            self._stack.close()
-            raise
+        # find=False: the faces come from a FaceFinder elsewhere (split.py), handed to `read`.
+        self.finder = FaceFinder(options) if find else None
         self.measured = default_measured()
-        self.head = HeadState()
         self.affect = AffectEstimator(self.measured, options.affect_mode, options.au_source, options.va_source)
         # The per-face state: each forgets a face from the IDs in FrameResult.retired, and so must
         # whoever else keeps state per face (the window's trails and dashboard).
-        self.tracker = FaceTracker()
         self.temporal = TemporalModel(TemporalConfig(smoothing_s=0.0) if stills else options.temporal)
         self.action_units = MeasuredActionUnits(self.measured.table, per_person=not stills)
         self.calibration = Calibrator(au_raw=lambda blendshapes: self.measured.table.raw(blendshapes[None])[0])
@@ -137,46 +131,40 @@ class Pipeline:
             try:
                 self.calibration.everyone = self.neutral_calibration(options.neutral)
             except BaseException:
-                self._stack.close()
+                self.close()
                 raise
-        self._retiring: list[int] = []  # retired between frames, reported with the next one
         self.stage_seconds: dict[str, float] = {}  # the last frame's time per stage, PIPELINE_STAGES
         self._clock_start: float | None = None
 
     def reset(self) -> None:
         """Retire every face (the app's mirror key): the next frame's result lists their IDs as
         retired, and its faces get new IDs, with fresh smoothing and AU baselines."""
-        self._retiring += self.tracker.retire_all()
+        self.finder.reset()
+
+    def timestamp(self, timestamp_s: float | None) -> float:
+        """A frame's time as process() takes it: None is the time since the first call (a live feed);
+        images are all at 0."""
+        if self.stills:
+            return 0.0
+        if timestamp_s is None:
+            now = time.monotonic()
+            self._clock_start = now if self._clock_start is None else self._clock_start
+            return now - self._clock_start
+        return timestamp_s
 
     def process(self, frame_bgr: np.ndarray, timestamp_s: float | None = None, *, index: int = 0,
                 source: str = "") -> FrameResult:
         """Analyse one BGR uint8 frame. timestamp_s: seconds since the stream began, increasing;
         None takes the time since the first call (a live feed). Images ignore it."""
-        if self.stills:
-            timestamp_s = 0.0
-        elif timestamp_s is None:
-            now = time.monotonic()
-            self._clock_start = now if self._clock_start is None else self._clock_start
-            timestamp_s = now - self._clock_start
+        timestamp_s = self.timestamp(timestamp_s)
+        return self.read(frame_bgr, timestamp_s, self.finder.find(frame_bgr, timestamp_s), index=index, source=source)
+
+    def read(self, frame_bgr: np.ndarray, timestamp_s: float, found: Found, *, index: int = 0,
+             source: str = "") -> FrameResult:
+        """The expression half of process(): crop -> classify -> affect -> temporal, on the faces a
+        FaceFinder found in this frame."""
+        faces, retired = found.faces, found.retired
         t = time.perf_counter
-        t0 = t()
-        timestamp_ms = None if self.stills else int(timestamp_s * 1000)
-        faces = [Face(d) for d in self.detector.detect(frame_bgr, timestamp_ms)]
-        t1 = t()
-        retired, self._retiring = self._retiring, []
-        if self.stills:
-            faces.sort(key=lambda f: f.box[0])
-            for i, f in enumerate(faces):
-                f.track_id = i + 1  # every image stands alone, its faces numbered left to right
-            self._retiring = [f.track_id for f in faces]  # ... and retired with the next image
-        else:
-            retired += self.tracker.update(faces)
-        t2 = t()
-        if self.landmarker is not None:
-            self.landmarker.retire(retired)
-            self.landmarker.measure(frame_bgr, faces, timestamp_ms)
-            for f in faces:
-                self.head.apply(f)
         t3 = t()
         crops = crop_faces(frame_bgr, [alignment(f) for f in faces])
         for f, c in zip(faces, crops, strict=True):
@@ -194,8 +182,8 @@ class Pipeline:
         for f in faces:
             self.affect.show(f)  # from the filtered signals
         t7 = t()
-        times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6)
-        self.stage_seconds = dict(zip(PIPELINE_STAGES, times, strict=True))
+        self.stage_seconds = {**found.seconds, "crop": t4 - t3, "classify": t5 - t4, "affect": t6 - t5,
+                              "temporal": t7 - t6}
         return FrameResult(index, timestamp_s, source, frame_bgr, faces, retired=retired)
 
     def calibrate(self, track_id: int, seconds: float) -> None:
@@ -218,7 +206,8 @@ class Pipeline:
         return calibrate(face.raw_probs[None], aus)
 
     def close(self) -> None:
-        self._stack.close()
+        if self.finder is not None:
+            self.finder.close()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -230,17 +219,20 @@ class Pipeline:
 def analyze_source(source: FrameSource, options: PipelineOptions | None = None, progress: bool = False,
                    classifier: EmotionClassifier | None = None,
                    on_frames: Callable[[int], None] | None = None,
-                   events: Iterable[Event] = ()) -> Iterator[FrameResult]:
+                   events: Iterable[Event] = (), parallel: bool | None = None) -> Iterator[FrameResult]:
     """Every frame of an open source through one Pipeline, as FrameResults. progress: a tqdm bar;
     on_frames(n) is told of every n frames read (unreadable ones included), for a caller's own bar;
-    events: each is attached to the first frame at or after its time (FrameResult.events)."""
+    events: each is attached to the first frame at or after its time (FrameResult.events);
+    parallel: find the faces in a second process while this one reads the frame before (split.py; the
+    same results), None: where there are two or more CPU cores."""
     timeline = EventTimeline(list(events))
-    with Pipeline(for_source(options, source), classifier=classifier) as pipe, \
+    options = for_source(options, source)
+    parallel = (os.cpu_count() or 1) >= 2 if parallel is None else parallel
+    with (SplitPipeline(options, classifier) if parallel else Pipeline(options, classifier=classifier)) as pipe, \
             tqdm(total=source.frame_count, unit="frame", desc=Path(source.name).name, leave=False,
                  disable=not progress) as bar:
         read = 0
-        for captured in source:
-            result = pipe.process(captured.image, captured.timestamp_s, index=captured.index, source=captured.source)
+        for captured, result in _analysed(pipe, source):
             result.skipped_frames = captured.skipped_frames
             result.events = [e.label for e in timeline.due(result.timestamp_s)]
             yield result
@@ -251,22 +243,39 @@ def analyze_source(source: FrameSource, options: PipelineOptions | None = None, 
                 on_frames(step)
 
 
+def _analysed(pipe: Pipeline | SplitPipeline, source: FrameSource) -> Iterator[tuple[CapturedFrame, FrameResult]]:
+    """Each frame with its result; a SplitPipeline is handed each frame while it reads the one before."""
+    if isinstance(pipe, Pipeline):
+        for captured in source:
+            yield captured, pipe.process(captured.image, captured.timestamp_s, index=captured.index,
+                                         source=captured.source)
+        return
+    ahead = None
+    for captured in source:
+        pipe.offer(captured.image, captured.timestamp_s, captured.index, captured.source)
+        if ahead is not None:
+            yield ahead, pipe.next_result()[0]
+        ahead = captured
+    if ahead is not None:
+        yield ahead, pipe.next_result()[0]
+
+
 def analyze_video(path: str | Path, options: PipelineOptions | None = None, progress: bool = False,
-                  events: str | Path | Iterable[Event] | None = None) -> list[dict]:
+                  events: str | Path | Iterable[Event] | None = None, parallel: bool | None = None) -> list[dict]:
     """One row per face per frame of a video file, with the columns of the app's CSV log
     (realtime.analysis.rows.COLUMNS): `pandas.DataFrame(analyze_video("clip.mp4"))`.
     events: an events file (time,label rows; realtime/analysis/events.py) or Event records; the rows of
-    the first frame at or after each event's time carry its label in `event`."""
+    the first frame at or after each event's time carry its label in `event`. parallel: as analyze_source's."""
     if Path(path).is_dir() or Path(path).suffix.lower() in IMAGE_SUFFIXES:
         raise CaptureError(f"{path}: not a video file (for images, use analyze_images)")
     marked = events_for(read_events(events) if isinstance(events, (str, Path)) else list(events or ()), path)
     with open_source(str(path)) as source:
-        return [row for result in analyze_source(source, options, progress, events=marked)
+        return [row for result in analyze_source(source, options, progress, events=marked, parallel=parallel)
                 for row in face_rows(result)]
 
 
 def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: PipelineOptions | None = None,
-                   progress: bool = False) -> list[dict]:
+                   progress: bool = False, parallel: bool | None = None) -> list[dict]:
     """One row per face per image, each image on its own (faces numbered left to right), with the
     app's CSV columns. Takes a folder (its images, sorted) or a list of image paths; an unreadable
     image is skipped and counted in `skipped_frames`."""
@@ -281,4 +290,5 @@ def analyze_images(paths_or_folder: str | Path | Iterable[str | Path], options: 
             raise CaptureError(f"{missing[0]}: no such image" if missing else "no images given")
         source = ImageSource(paths, str(paths[0].parent))
     with source:
-        return [row for result in analyze_source(source, options, progress) for row in face_rows(result)]
+        return [row for result in analyze_source(source, options, progress, parallel=parallel)
+                for row in face_rows(result)]

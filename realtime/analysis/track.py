@@ -42,8 +42,14 @@ class FaceTracker:
         self.next_id = 1
 
     def update(self, faces: list[Face]) -> list[int]:
-        """Set `track_id` on each face; return the IDs retired this frame."""
-        matches = self._match([f.box for f in faces])
+        """Set `track_id` on each face; return the IDs retired this frame. A face that comes with the ID
+        of a live track (carried from the last frame by its mesh, realtime/analysis/find.py) keeps it."""
+        live = {t.track_id: ti for ti, t in enumerate(self.tracks)}
+        kept = [(fi, live[f.track_id]) for fi, f in enumerate(faces) if f.track_id in live]
+        others = [fi for fi, f in enumerate(faces) if f.track_id not in live]
+        free = [ti for ti in range(len(self.tracks)) if ti not in {ti for _, ti in kept}]
+        matches = kept + [(others[d], free[t]) for d, t in
+                          self._match([faces[fi].box for fi in others], [self.tracks[ti] for ti in free])]
         matched_tracks = set()
         for fi, ti in matches:
             track = self.tracks[ti]
@@ -53,8 +59,9 @@ class FaceTracker:
         for ti, track in enumerate(self.tracks):
             if ti not in matched_tracks:
                 track.missed += 1
-        for face in faces:
-            if face.track_id < 0:
+        matched_faces = {fi for fi, _ in matches}
+        for fi, face in enumerate(faces):
+            if fi not in matched_faces:
                 self.tracks.append(Track(self.next_id, face.box))
                 face.track_id = self.next_id
                 self.next_id += 1
@@ -68,11 +75,12 @@ class FaceTracker:
         self.tracks = []
         return retired
 
-    def _match(self, boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
-        if not boxes or not self.tracks:
+    def _match(self, boxes: list[tuple[int, int, int, int]], tracks: list[Track]) -> list[tuple[int, int]]:
+        """(box index, index into tracks) pairs."""
+        if not boxes or not tracks:
             return []
         det = np.asarray(boxes, dtype=float)
-        trk = np.asarray([t.box for t in self.tracks], dtype=float)
+        trk = np.asarray([t.box for t in tracks], dtype=float)
         iou = iou_matrix(det, trk)
         dc = (det[:, :2] + det[:, 2:] / 2)[:, None] - (trk[:, :2] + trk[:, 2:] / 2)[None]
         shift = np.hypot(dc[..., 0], dc[..., 1]) / np.maximum(trk[:, 2:].max(axis=1), 1)[None]

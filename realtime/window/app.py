@@ -8,6 +8,7 @@ Ctrl-C, the end of a file and a camera that drops out all finalise the recording
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -28,6 +29,7 @@ from realtime.analysis.events import EVENT_KEYS, Event, EventTimeline, default_l
 from realtime.analysis.faces import FrameResult
 from realtime.analysis.follow import BoxFollower
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions, for_source, load_classifier
+from realtime.analysis.split import SplitPipeline
 from realtime.analysis.timing import StageTimer
 from realtime.analysis.worker import AnalysisProcess
 from realtime.outputs.csvlog import CsvLogger, EventLog
@@ -65,7 +67,7 @@ class AppConfig:
     calibrate_at_start: bool = False  # --calibrate: record the first face seen
     stats_json: str | None = None  # the RunSummary as JSON, written at the end (bench/pipeline.py reads it)
     analysis_delay_s: float = 0.0  # live sources: added to each analysis, emulating a slower CPU (tests, bench)
-    pipelined: bool = False  # headless files: analysed in a second process, one frame ahead of the loop
+    pipelined: bool | None = None  # headless files: faces found in a second process (None: with 2+ cores)
 
 
 @dataclass
@@ -519,11 +521,12 @@ def run(cfg: AppConfig) -> RunSummary:
             # Put back last, once the files are finalised (None: a handler not set from Python).
             stack.callback(signal.signal, sig, signal.SIG_DFL if previous is None else previous)
         source = stack.enter_context(open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.live))
-        # Where the analysis runs: beside a live source's loop; with --pipelined, one frame ahead of a
-        # headless file's loop, so that both cores work; else here. The classifier is loaded here (before
-        # the window opens, for a bad checkpoint's one line) or in the analysis process.
-        beside = source.live or (cfg.pipelined and not (cfg.display or source.stills))
-        classifier = None if beside else load_classifier(cfg.pipeline)
+        # Where the analysis runs: beside a live source's loop, in a process of its own; for a headless
+        # file, split so that both cores work (--pipelined); else here. The classifier is loaded here
+        # (before the window opens, for a bad checkpoint's one line) or in the analysis process.
+        pipelined = (os.cpu_count() or 1) >= 2 if cfg.pipelined is None else cfg.pipelined
+        split = pipelined and not (source.live or cfg.display or source.stills)
+        classifier = None if source.live else load_classifier(cfg.pipeline)
         if cfg.display:  # opens while the face models load, saying so; the inputs are known good by now
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             stack.callback(cv2.destroyAllWindows)
@@ -534,9 +537,9 @@ def run(cfg: AppConfig) -> RunSummary:
             app = App(cfg, source, None, stack,
                       analysis=stack.enter_context(AnalysisProcess(options, delay_s=cfg.analysis_delay_s,
                                                                    frame_rate=source.fps)))
-        elif beside:  # a file headless: every frame, on both cores
+        elif split:  # a file headless: every frame, on both cores
             app = App(cfg, source, None, stack,
-                      analysis=stack.enter_context(AnalysisProcess(options, every_frame=True)))
+                      analysis=stack.enter_context(SplitPipeline(options, classifier=classifier)))
         else:
             app = App(cfg, source, stack.enter_context(Pipeline(options, classifier=classifier)), stack)
         try:
