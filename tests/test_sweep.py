@@ -30,3 +30,10 @@ def test_run_specs_are_checked():
     assert sweep.parse_run('vgg=--widths 64,128 --gamma 0.2').args == ["--widths", "64,128", "--gamma", "0.2"]
     with pytest.raises(Exception, match="NAME="):
         sweep.parse_run("--widths 64,128")
+
+
+def test_runs_of_the_same_name_are_an_option_error(tmp_path, capsys):
+    assert sweep.cli(["--data", str(tmp_path), "--out", str(tmp_path / "sweep"), "--minutes", "1",
+                      "--run", "a=--hidden 32", "--run", "a=--hidden 48"]) == 2
+    assert capsys.readouterr().err == "error: --run names must differ, got ['a', 'a']\n"
+    assert not (tmp_path / "sweep").exists()
