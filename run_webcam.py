@@ -30,7 +30,7 @@ if os.path.isdir("/usr/share/fonts/truetype/dejavu"):
 from realtime.analysis.events import parse_event_labels, read_events  # noqa: E402
 from realtime.cli import HelpFormatter, add_pipeline_arguments, pipeline_options  # noqa: E402
 from realtime.window.app import AppConfig, run  # noqa: E402
-from realtime.window.draw import Overlays  # noqa: E402
+from realtime.window.layout import Overlays  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from errors import UserError
 from mappings.mapper import default_prototypes
 from mappings.measured import BLENDSHAPE_TO_AU_PATH, read_blendshape_map
 from models import EMOTIONS
@@ -74,9 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     from train.data import load
     from train.face_mesh import cached_meshes
 
-    split = load(args.data)["Training"]
+    try:
+        splits = load(args.data)
+        table = read_blendshape_map(args.table)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if "Training" not in splits:
+        print(f"error: {args.data}: no Training split (calibrate on FER2013's train/ folder or CSV)", file=sys.stderr)
+        return 2
+    split = splits["Training"]
     meshes = cached_meshes(split.images, progress=True)
-    table = read_blendshape_map(args.table)
     raw = table.raw(meshes.blendshapes[meshes.found])
     fitted = calibrate(raw, split.labels[meshes.found], table.au_order, table.weak)
     document = json.loads(args.table.read_text(encoding="utf-8"))

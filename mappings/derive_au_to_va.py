@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import lsq_linear
 
+from errors import UserError
 from mappings.mapper import AU_TO_VA_PATH, AXES, EMOTION_TO_AU_PATH, read_prototypes
 from models import EMOTIONS
 
@@ -120,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=AU_TO_VA_PATH, help="where to write the weights")
     args = parser.parse_args(argv)
 
-    prototypes = read_prototypes(args.emotion_to_au)
+    try:
+        prototypes = read_prototypes(args.emotion_to_au)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     weights = fit_weights(prototypes.intensities, prototypes.au_order)
     fit = fitted_points(prototypes.intensities, weights)
     args.out.write_text(dumps(build_document(prototypes.au_order, weights, fit)))

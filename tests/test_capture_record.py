@@ -164,6 +164,32 @@ def test_a_live_video_plays_at_its_own_rate_and_hands_over_the_newest_frame(tmp_
         assert b.timestamp_s - a.timestamp_s == pytest.approx((b.index - a.index) / 30, abs=0.05)
 
 
+@pytest.mark.parametrize("clip,damage", [("v.avi", "cut"), ("v.mp4", "bytes")])
+def test_a_damaged_live_video_reports_what_the_file_reader_reports(tmp_path, clip, damage):
+    make_face_video(tmp_path / clip, frames=90, fps=30, no_face=range(0))
+    data = bytearray((tmp_path / clip).read_bytes())
+    if damage == "cut":  # a Motion-JPEG .avi plays up to the cut
+        data = data[:int(0.4 * len(data))]
+    else:  # random bytes in the middle: frames that do not decode
+        i = len(data) // 2
+        data[i:i + 20000] = np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    damaged = tmp_path / f"damaged{clip[-4:]}"
+    damaged.write_bytes(bytes(data))
+    with open_source(str(damaged)) as src:
+        frames = list(src)
+        expected = src.ended_by, src.skipped_frames
+    if damage == "cut":
+        assert expected[0].startswith("unreadable data after frame") and expected[0].endswith("or damaged)")
+    else:
+        assert expected[0] is None and expected[1] > 0
+    with open_source(str(damaged), live=True) as src:
+        got = list(src)  # a consumer that keeps up: every frame, or nearly
+    assert (src.ended_by, src.skipped_frames) == expected
+    assert len(got) >= 0.8 * len(frames)
+    skipped = [f.skipped_frames for f in got]
+    assert skipped == sorted(skipped) and skipped[-1] == expected[1]
+
+
 def test_recorder_writes_playable_file_with_every_frame(tmp_path):
     path = tmp_path / "out.mp4"
     with VideoRecorder(path, fps=20) as rec:

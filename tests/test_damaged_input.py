@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from realtime.analysis.capture import open_source
 from realtime.analysis.rows import COLUMNS
 from realtime.quiet import LIBRARY_LOG_LEVELS
 from tests.media import astronaut_face_bgr, make_face_video
@@ -125,13 +126,19 @@ VIDEO_CASES = [
 ]
 
 
-@pytest.mark.parametrize("clip,damage,expect", VIDEO_CASES)
-def test_damaged_video(clips, tmp_path, clip, damage, expect):
-    data = clips[clip].read_bytes()
+def damaged_copy(clip, damage: str, folder):
+    """damage: "cut AT" keeps the first AT of the file's bytes; "bytes AT N" overwrites N bytes from AT."""
+    data = clip.read_bytes()
     kind, *params = damage.split()
-    damaged = tmp_path / f"damaged{clips[clip].suffix}"
+    damaged = folder / f"damaged{clip.suffix}"
     damaged.write_bytes(data[:int(len(data) * float(params[0]))] if kind == "cut"
                         else random_bytes(data, float(params[0]), int(params[1])))
+    return damaged
+
+
+@pytest.mark.parametrize("clip,damage,expect", VIDEO_CASES)
+def test_damaged_video(clips, tmp_path, clip, damage, expect):
+    damaged = damaged_copy(clips[clip], damage, tmp_path)
     cap = cv2.VideoCapture(str(clips[clip]))
     count, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS)
     cap.release()
@@ -167,6 +174,32 @@ def test_damaged_video(clips, tmp_path, clip, damage, expect):
         assert not set(frames) & set(NO_FACE)
         assert len(frames) >= 0.9 * (s["frames"] - len(NO_FACE))
         assert all(float(r["timestamp_s"]) == pytest.approx(int(r["frame"]) / FPS, abs=1e-3) for r in rows)
+
+
+# --live plays the file as a camera would, yet reports its damage as the run without it does: the same
+# summary line (how the file ended, the frames skipped) and exit status, its recording and log finalised.
+@pytest.mark.parametrize("clip,damage", [("astronaut.avi", "cut 0.4"),
+                                         pytest.param("astronaut.mp4", "bytes 0.5 20000", marks=pytest.mark.slow)])
+def test_damaged_video_played_live(clips, tmp_path, clip, damage):
+    damaged = damaged_copy(clips[clip], damage, tmp_path)
+    with open_source(str(damaged)) as src:  # the reader the run without --live reports from
+        decoded = sum(1 for _ in src)
+        ended_by, skipped = src.ended_by or "end of input", src.skipped_frames
+    assert ("truncated or damaged" in ended_by) if damage.startswith("cut") else skipped > 0
+    proc = run_app("--source", damaged, "--live", "--no-display", "--csv", tmp_path / "log.csv",
+                   "--record", tmp_path / "rec.mp4")
+    s = completed(proc)
+    assert s["ended_by"] == ended_by and s["skipped"] == skipped
+    if skipped:
+        assert f"; {skipped} unreadable frames skipped" in proc.stdout
+    assert s["frames"] >= 0.5 * decoded  # the loop keeps the file's pace, dropping a few frames at most
+    rows = read_rows(tmp_path / "log.csv")
+    assert len(rows) == s["rows"] > 0
+    skipped_column = [int(r["skipped_frames"]) for r in rows]
+    assert skipped_column == sorted(skipped_column) and max(skipped_column) <= skipped
+    recording = cv2.VideoCapture(str(tmp_path / "rec.mp4"))
+    assert int(recording.get(cv2.CAP_PROP_FRAME_COUNT)) > 0 and recording.read()[0]  # finalised: it plays
+    recording.release()
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) for c in

@@ -1,6 +1,7 @@
 """One base class for the errors a user causes: every command prints those as one line and exits 2,
 while anything else (a bug, such as a shape mismatch raising ValueError) keeps its traceback."""
 
+import importlib
 import subprocess
 import sys
 
@@ -81,3 +82,33 @@ def test_report_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
     log.write_text("frame,timestamp_s\n0,0.0\n")
     assert_bug(run("realtime.outputs.report", [log], bug=("realtime.outputs.report", "read_log")))
     assert_user_error(run("realtime.outputs.report", [log]), "missing 24 of the")
+
+
+# Each train/ and mappings/ command, the function it calls first that can meet bad input, and arguments
+# that reach it. A plain UserError (no subclass) stands in for that input: a command that catches only
+# its own kind (DataError, CheckpointError) lets it out as a traceback.
+COMMANDS = [
+    ("train.train", "cli", "main", ["--data", "d", "--out", "{tmp}/run"]),
+    ("train.evaluate", "cli", "evaluate", ["--data", "d"]),
+    ("train.quantize", "cli", "run", ["--data", "d"]),
+    ("train.prior", "cli", "read_checkpoint", ["--weights", "w.pth", "--tau", "1", "--out", "{tmp}/o.pth"]),
+    ("train.prepare", "main", "load", ["d"]),
+    ("train.sweep", "cli", "load", ["--data", "d", "--run", "a=", "--minutes", "1", "--out", "{tmp}/sweep"]),
+    ("train.face_mesh", "main", "load", ["--data", "d"]),
+    ("mappings.check_on_fer2013", "main", "run_check", ["--data", "d", "--out", "{tmp}"]),
+    ("mappings.derive_au_to_va", "main", "read_prototypes", ["--out", "{tmp}/au_to_va.json"]),
+    ("mappings.calibrate_measured", "main", "train.data.load", ["--data", "d", "--table", "{tmp}/table.json"]),
+]
+
+
+@pytest.mark.parametrize(("module", "entry", "stage", "args"), COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_every_training_and_mapping_command_prints_any_user_error_as_one_line(module, entry, stage, args, tmp_path,
+                                                                             monkeypatch, capsys):
+    def failing(*args, **kwargs):
+        raise UserError("stand-in: unreadable input")
+
+    command = importlib.import_module(module)
+    owner, _, name = stage.rpartition(".")
+    monkeypatch.setattr(importlib.import_module(owner) if owner else command, name, failing)
+    assert getattr(command, entry)([a.format(tmp=tmp_path) for a in args]) == 2
+    assert capsys.readouterr().err == "error: stand-in: unreadable input\n"

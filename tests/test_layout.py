@@ -12,12 +12,13 @@ import pytest
 from realtime.analysis.detect import FaceDetector
 from realtime.analysis.faces import Face, FrameResult
 from realtime.window.dashboard import Dashboard
-from realtime.window.draw import Overlays, Renderer
+from realtime.window.draw import Renderer
 from realtime.window.layout import (
     _ASCENT,
     MAX_WINDOW,
+    DashboardText,
     FaceSpec,
-    LayoutRequest,
+    Overlays,
     Rect,
     choose_dashboard,
     layout,
@@ -91,10 +92,9 @@ def test_every_overlay_fits_each_frame_shape(shapes, dashboard):
     for name, (frame, boxes) in shapes.items():
         assert boxes, name
         for probs, aus in ((True, False), (False, True), (True, True)):
-            req = LayoutRequest(probs=probs, aus=aus, hud=HUD, rec=True, dashboard=dashboard, selected=1,
-                                dashboard_title="#1 surprise 100%", dashboard_aus=AU_NAMES,
-                                dashboard_au_title="AUs measured")
-            lay = layout(frame.shape[1], frame.shape[0], specs(boxes), req)
+            text = DashboardText("#1 surprise 100%", aus=AU_NAMES, au_title="AUs measured") if dashboard else None
+            lay = layout(frame.shape[1], frame.shape[0], specs(boxes), Overlays(probs=probs, aus=aus), hud=HUD,
+                         dashboard=text, rec=True)
             check(lay, boxes)
 
 
@@ -104,8 +104,8 @@ def test_four_real_faces_in_640x480_overlap_nothing(shapes):
     for a, b in itertools.combinations(boxes, 2):
         assert not Rect(*a).intersects(Rect(*b))
     for dashboard, va in ((False, True), (True, True), (False, False)):
-        lay = layout(640, 480, specs(boxes), LayoutRequest(probs=True, aus=True, va=va, hud=HUD,
-                                                           dashboard=dashboard, selected=2))
+        lay = layout(640, 480, specs(boxes), Overlays(probs=True, aus=True, va=va), hud=HUD,
+                     dashboard=DashboardText() if dashboard else None)
         check(lay, boxes)
         assert all(fl.tag is not None for fl in lay.faces)
         # Each face's panels are beside it, in the side column, or, where neither has room, named: in
@@ -118,7 +118,7 @@ def test_four_real_faces_in_640x480_overlap_nothing(shapes):
 
 def test_panels_go_to_the_side_column_on_a_portrait_frame(shapes):
     frame, boxes = shapes["portrait 405x720"]
-    lay = layout(405, 720, specs(boxes), LayoutRequest(probs=True, aus=True, hud=HUD))
+    lay = layout(405, 720, specs(boxes), Overlays(probs=True, aus=True), hud=HUD)
     face = lay.faces[0]
     # The face is most of the frame's width: its panels cannot go beside it, nor over it.
     assert face.bars is not None and face.aus is not None
@@ -129,7 +129,7 @@ def test_panels_go_to_the_side_column_on_a_portrait_frame(shapes):
 
 def test_the_help_wraps_into_columns_on_a_short_frame():
     for (w, h), columns in (((640, 240), 2), ((405, 720), 1), ((320, 240), 1), ((1920, 1080), 1)):
-        lay = layout(w, h, [], LayoutRequest(help=True, hud=HUD))
+        lay = layout(w, h, [], Overlays(help=True), hud=HUD)
         help_ = lay.help
         assert len({key.box.x for key, _ in help_.keys}) == columns, (w, h)
         for key, what in help_.keys:
@@ -190,7 +190,7 @@ def test_rendered_canvas_marks_the_selected_face_and_keeps_history_per_id():
 def test_ids_of_faces_with_the_same_affect_never_print_over_each_other_or_the_axis_labels():
     from realtime.window.draw import place_point_label
 
-    lay = layout(640, 480, [], LayoutRequest(va=True))
+    lay = layout(640, 480, [], Overlays(va=True))
     canvas = np.zeros((480, 640, 3), np.uint8)
     inset = lay.inset
     taken = [t.box for t in inset.labels]

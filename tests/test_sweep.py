@@ -16,7 +16,7 @@ def test_sweep_keeps_the_best_run_and_reports_a_failed_one(tiny_fer, tmp_path, c
                       "--run", f"small={tiny}", "--run", f"wider={tiny} --hidden 48",
                       "--run", f"broken={tiny} --widths 8,x"]) == 0
     printed = capsys.readouterr().out
-    assert "broken: trial failed (exit 1): error: --widths takes positive whole numbers" in printed
+    assert "broken: trial failed (exit 2): error: --widths takes positive whole numbers" in printed
     assert "small: best selection macro-F1" in printed and "wider: best selection macro-F1" in printed
     for name in ("small", "wider"):
         assert (out / name / "best.pth").is_file() and not (out / name / "trial").exists()
@@ -30,3 +30,10 @@ def test_run_specs_are_checked():
     assert sweep.parse_run('vgg=--widths 64,128 --gamma 0.2').args == ["--widths", "64,128", "--gamma", "0.2"]
     with pytest.raises(Exception, match="NAME="):
         sweep.parse_run("--widths 64,128")
+
+
+def test_runs_of_the_same_name_are_an_option_error(tmp_path, capsys):
+    assert sweep.cli(["--data", str(tmp_path), "--out", str(tmp_path / "sweep"), "--minutes", "1",
+                      "--run", "a=--hidden 32", "--run", "a=--hidden 48"]) == 2
+    assert capsys.readouterr().err == "error: --run names must differ, got ['a', 'a']\n"
+    assert not (tmp_path / "sweep").exists()

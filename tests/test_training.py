@@ -79,7 +79,7 @@ def test_bad_init_checkpoint_is_one_line_error(tiny_fer, tmp_path):
 def test_resume_without_checkpoint_is_one_line_error(tiny_fer, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "train.train", "--data", str(tiny_fer), "--out",
                            str(tmp_path / "none"), "--resume", *TINY], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -142,14 +142,18 @@ def test_evaluate_scores_an_ensemble_as_the_mean_of_probabilities(tiny_fer, tiny
     assert any(not np.array_equal(expected, s) for s in singles)  # the two models differ, so this tests the mean
 
 
-@pytest.mark.parametrize(("widths", "convs", "message"), [
-    ("8,x", "1,1", "--widths takes positive whole numbers"),
-    ("8,16", "1,0", "--convs takes positive whole numbers"),
-    ("8,16,16", "1,1", "--widths and --convs name different numbers of stages"),
+@pytest.mark.parametrize(("options", "message"), [
+    (["--widths", "8,x", "--convs", "1,1"], "--widths takes positive whole numbers separated by commas, got '8,x'"),
+    (["--widths", "8,16", "--convs", "1,0"], "--convs takes positive whole numbers separated by commas, got '1,0'"),
+    (["--widths", "8,16,16", "--convs", "1,1"],
+     "--widths and --convs name different numbers of stages (8,16,16 / 1,1)"),
+    (["--mix-weight", "1.5"], "--mix-weight must be in [0, 1], got 1.5"),
+    (["--freeze-features"], "--freeze-features needs --init (features to keep)"),
 ])
-def test_malformed_architecture_is_one_line_error(tmp_path, widths, convs, message):
-    with pytest.raises(SystemExit, match=message):
-        train.cli(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--widths", widths, "--convs", convs])
+def test_bad_options_are_one_line_and_exit_2_as_argparse_does(tmp_path, capsys, options, message):
+    # The options are checked before the data is read: the empty folder is never reached.
+    assert train.cli(["--data", str(tmp_path), "--out", str(tmp_path / "run"), *options]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
 
 
 def test_calibration_report_measures_the_confidence_gap():

@@ -27,6 +27,7 @@ import torch
 from errors import UserError
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model
+from models.device import resolve_device
 from models.quantize import load_int8
 from train.data import (
     PIXELS,
@@ -41,7 +42,6 @@ from train.data import (
 )
 from train.metrics import calibration_report, classification_report
 from train.predict import predict_probs
-from train.train import pick_device
 
 SPLIT_ORDER = ("PublicTest", "PrivateTest", "test", "Training")
 
@@ -127,7 +127,7 @@ def with_votes_if_present(splits: dict[str, Split], data) -> dict[str, Split]:
 
 
 def evaluate(args: argparse.Namespace) -> dict:
-    device = torch.device("cpu") if args.int8 else pick_device(args.device)
+    device = torch.device("cpu") if args.int8 else resolve_device(args.device)
     models = []
     for path in args.weights:
         loaded = load_model(path, device)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from errors import UserError
 from train.data import cached_arrays, default_cache_dir, load
 from train.face_crops import CANVAS, UPSCALE, FaceDetections, cached_detections, canvas
 
@@ -62,14 +64,20 @@ def cached_meshes(images: np.ndarray, cache_dir: Path | None = None, progress: b
                                                                    progress))))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="FER2013 root (train/ and test/ folders) or fer2013.csv")
     args = p.parse_args(argv)
-    for name, split in load(args.data).items():
+    try:
+        splits = load(args.data)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for name, split in splits.items():
         meshes = cached_meshes(split.images, progress=True)
         print(f"{name}: {meshes.found.sum()}/{len(split)} faces measured ({meshes.found.mean():.1%})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,8 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from errors import UserError
 from models import EMOTIONS
-from train.data import DataError, LoadReport, default_cache_dir, load
+from train.data import LoadReport, default_cache_dir, load
 
 EXPECTED = {"Training": 28709, "PublicTest": 3589, "PrivateTest": 3589}
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     report = LoadReport()
     try:
         splits = load(args.source, args.cache_dir, report)
-    except DataError as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not any(len(s) for s in splits.values()):

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from errors import UserError
 from models import EMOTIONS
 from models.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from models.emotion_cnn import ModelConfig, build_model
@@ -60,7 +61,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         write_checkpoint(args.out, adjust(read_checkpoint(args.weights), args.tau, str(args.weights)))
-    except CheckpointError as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: logits minus {args.tau:g} * log(training prior)")

@@ -25,7 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from train.data import DataError, LoadReport, load
+from errors import OptionError, UserError
+from train.data import LoadReport, load
 
 
 @dataclass
@@ -87,7 +88,7 @@ def best_of(history_path: Path) -> dict | None:
 def main(args: argparse.Namespace) -> int:
     names = [r.name for r in args.run]
     if len(set(names)) != len(names):
-        raise SystemExit(f"error: run names must differ, got {names}")
+        raise OptionError(f"--run names must differ, got {names}")
     # Decode the dataset into its cache once, here: runs started together would all build it.
     load(args.data, args.cache_dir, LoadReport())
 
@@ -139,7 +140,7 @@ def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         return main(args)
-    except DataError as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

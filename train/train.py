@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from errors import UserError
+from errors import OptionError, UserError
 from models import EMOTIONS
 from models.checkpoint import load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
@@ -110,15 +110,8 @@ def int_list(option: str, text: str) -> tuple[int, ...]:
     except ValueError:
         values = ()
     if not values or min(values) < 1:
-        raise SystemExit(f"error: {option} takes positive whole numbers separated by commas, got {text!r}")
+        raise OptionError(f"{option} takes positive whole numbers separated by commas, got {text!r}")
     return values
-
-
-def pick_device(name: str) -> torch.device:
-    try:
-        return resolve_device(name)
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
 
 
 def selection_split(splits: dict[str, Split], rng: np.random.Generator) -> tuple[str, Split, Split]:
@@ -259,7 +252,7 @@ def face_crops_for(args, train: Split, sel: Split) -> tuple[FaceDetections | Non
     if not args.face_crops:
         return None, None
     if not 0 < args.face_crops <= 1:
-        raise SystemExit(f"error: --face-crops must be in (0, 1], got {args.face_crops}")
+        raise OptionError(f"--face-crops must be in (0, 1], got {args.face_crops}")
     t0 = time.time()
     tr = cached_detections(train.images, args.cache_dir)
     sc = crop_detected(sel.images, cached_detections(sel.images, args.cache_dir))
@@ -304,10 +297,10 @@ def distillation_targets(args, state: dict, train_by_pixels: dict[str, Split], d
     saved = state.get("teacher_log_probs") if state else None
     if state and (saved is not None) != bool(args.teacher):
         started = "with" if saved is not None else "without"
-        raise SystemExit(f"error: this run was started {started} --teacher; resume it the same way")
+        raise OptionError(f"this run was started {started} --teacher; resume it the same way")
     if saved is not None:
         if len(saved) != n:
-            raise SystemExit(f"error: last.pth holds soft targets for {len(saved)} images, the data has {n}")
+            raise UserError(f"last.pth holds soft targets for {len(saved)} images, the data has {n}")
         return saved, state["teachers"]
     if not args.teacher:
         return None, []
@@ -356,15 +349,14 @@ def main(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
     widths, convs = int_list("--widths", args.widths), int_list("--convs", args.convs)
     if len(widths) != len(convs):
-        raise SystemExit(f"error: --widths and --convs name different numbers of stages "
-                         f"({args.widths} / {args.convs})")
+        raise OptionError(f"--widths and --convs name different numbers of stages ({args.widths} / {args.convs})")
     if not 0 <= args.mix_weight <= 1:
-        raise SystemExit(f"error: --mix-weight must be in [0, 1], got {args.mix_weight}")
+        raise OptionError(f"--mix-weight must be in [0, 1], got {args.mix_weight}")
     if args.freeze_features and not args.init:
-        raise SystemExit("error: --freeze-features needs --init (features to keep)")
+        raise OptionError("--freeze-features needs --init (features to keep)")
     torch.backends.cudnn.benchmark = True  # every training batch has the same shape: tune the kernels once
     if not args.resume:  # a resumed run takes its soft targets from last.pth
         check_teacher_files(args.teacher)
@@ -401,7 +393,7 @@ def main(args: argparse.Namespace) -> dict:
         model = model.to(memory_format=torch.channels_last)
     if args.freeze_features:
         if not hasattr(model, "classifier"):
-            raise SystemExit("error: --freeze-features needs a model with a classifier head")
+            raise OptionError("--freeze-features needs a model with a classifier head")
         for name, param in model.named_parameters():
             param.requires_grad_(name.startswith("classifier."))
     trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -423,7 +415,7 @@ def main(args: argparse.Namespace) -> dict:
     last_path, best_path = out / "last.pth", out / "best.pth"
     if args.resume:
         if not last_path.is_file():
-            raise SystemExit(f"error: --resume given but {last_path} does not exist")
+            raise OptionError(f"--resume given but {last_path} does not exist")
         state = torch.load(last_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -192,7 +192,7 @@ class LiveSource(FrameSource):
         self.max_failed_reads = max_failed_reads
         self.lost = lost
         self._cond = threading.Condition()
-        self._latest: tuple[np.ndarray, float] | None = None  # the newest frame and its capture time
+        self._latest: tuple[np.ndarray, float, int] | None = None  # the newest frame, its capture time, skipped
         self._latest_no = 0  # frames grabbed so far
         self._stopped = False
         self._failed = False
@@ -228,8 +228,10 @@ class LiveSource(FrameSource):
                     time.sleep(0.01)
                     continue
                 failures = 0
+                skipped = self._passed_over()
                 with self._cond:
-                    self._latest = (image, grabbed)
+                    self._latest = (image, grabbed, skipped)
+                    self.skipped_frames = skipped
                     self._latest_no += 1
                     self._cond.notify_all()
         finally:
@@ -246,12 +248,20 @@ class LiveSource(FrameSource):
                 self._cond.wait_for(lambda s=seen: self._latest_no > s or self._failed or self._stopped)
                 if self._latest_no > seen and not self._stopped:
                     seen = self._latest_no
-                    image, grabbed = self._latest
+                    image, grabbed, skipped = self._latest
                 else:
                     if self._failed and not self._stopped:
-                        self.ended_by = self.lost
+                        self.ended_by = self._why_ended()
                     return
-            yield CapturedFrame(image, seen - 1, grabbed, self.name)
+            yield CapturedFrame(image, seen - 1, grabbed, self.name, skipped)
+
+    def _passed_over(self) -> int:
+        """Unreadable frames the capture has passed over so far; a camera says nothing of its own."""
+        return 0
+
+    def _why_ended(self) -> str | None:
+        """Why the capture stopped delivering, for `ended_by` (None: a plain end)."""
+        return self.lost
 
     def close(self) -> None:
         """Stop the reader and wait (bounded) for it to release the capture. A read that blocks longer
@@ -312,9 +322,18 @@ class LiveVideoSource(LiveSource):
     kind = "live video"
 
     def __init__(self, path: Path):
-        video = VideoFileSource(path)
-        super().__init__(_PacedVideo(video), str(path), video.fps, max_failed_reads=1, start=False)
-        self.frame_count = video.frame_count
+        self.video = VideoFileSource(path)
+        super().__init__(_PacedVideo(self.video), str(path), self.video.fps, max_failed_reads=1, start=False)
+        self.frame_count = self.video.frame_count
+
+    # A damaged file is reported as it is without --live: the frames its reader skipped, and a file that
+    # stops decoding before its end. The first is read on the reader thread, which drives the file; the
+    # second once that thread has finished with it.
+    def _passed_over(self) -> int:
+        return self.video.skipped_frames
+
+    def _why_ended(self) -> str | None:
+        return self.video.ended_by
 
 
 def open_source(spec: str, width: int | None = None, height: int | None = None,

@@ -35,8 +35,8 @@ from realtime.analysis.worker import AnalysisProcess
 from realtime.outputs.csvlog import CsvLogger, EventLog
 from realtime.outputs.record import VideoRecorder
 from realtime.window.dashboard import Dashboard
-from realtime.window.draw import Overlays, Renderer, selected_face, splash
-from realtime.window.layout import MAX_WINDOW
+from realtime.window.draw import Renderer, selected_face, splash
+from realtime.window.layout import MAX_WINDOW, Overlays
 from realtime.window.preflight import check_display, check_outputs
 
 WINDOW = "Facial expression"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -21,10 +20,11 @@ from realtime.window.layout import (
     AU_ROWS,
     BarPanel,
     Circumplex,
+    DashboardText,
     FaceSpec,
     Layout,
-    LayoutRequest,
     Metrics,
+    Overlays,
     Rect,
     Text,
     choose_dashboard,
@@ -35,21 +35,6 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 KEY_COLOR = (120, 220, 255)
 AXIS, FAINT = (150, 150, 150), (110, 110, 110)
-
-
-@dataclass
-class Overlays:
-    """Which overlays are on; the keys flip these."""
-
-    boxes: bool = True
-    probs: bool = False
-    aus: bool = False
-    landmarks: bool = False
-    va: bool = True
-    hud: bool = True
-    help: bool = False
-    head: bool = False  # head pose and gaze on each face
-    dashboard: bool | None = None  # None: on when the window has room for it (decided at the first frame)
 
 
 def shade(canvas: np.ndarray, r: Rect, alpha: float = 0.6) -> None:
@@ -365,19 +350,19 @@ class Renderer:
         for f in result.faces:
             title, names, _, _ = self.au_list.rows(f)
             specs.append(FaceSpec(f.track_id, f.box, tag_text(f), names, title))
-        face = selected_face(result.faces, selected) if dash else None
-        req = LayoutRequest(probs=ov.probs, aus=ov.aus, boxes=ov.boxes, va=ov.va, rec=recording, help=ov.help,
-                            hud=hud_lines(fps, self.backend, stage_ms or {}, paused, analysis) if ov.hud else None,
-                            dashboard=dash, au_text=self.au_list.widest, columns=self.columns,
-                            selected=face.track_id if face else None)
+        text = None
         if dash:
-            req.dashboard_title = tag_text(face) if face else "no face in view"
-            ids = sorted(f.track_id for f in result.faces)
-            req.dashboard_hint = (f"face {ids.index(face.track_id) + 1} of {len(ids)}   f / Tab: next" if face
-                                  else "f / Tab: next face")
+            face = selected_face(result.faces, selected)
             if face:
-                req.dashboard_au_title, req.dashboard_aus, _, _ = self.au_list.rows(face)
-        lay = layout(fw, fh, specs, req)
+                ids = sorted(f.track_id for f in result.faces)
+                hint = f"face {ids.index(face.track_id) + 1} of {len(ids)}   f / Tab: next"
+                au_title, aus, _, _ = self.au_list.rows(face)
+                text = DashboardText(tag_text(face), hint, aus, au_title)
+            else:
+                text = DashboardText("no face in view")
+        hud = hud_lines(fps, self.backend, stage_ms or {}, paused, analysis) if ov.hud else None
+        lay = layout(fw, fh, specs, ov, hud=hud, dashboard=text, rec=recording, au_text=self.au_list.widest,
+                     columns=self.columns)
         self.columns = lay.columns
         return lay
 

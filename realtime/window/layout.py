@@ -27,6 +27,7 @@ SCREEN_TEXT_PX = 15  # OpenCV's text height (ascent) on screen: capitals of ~12 
 SMALL = 0.85  # secondary text (HUD, plot labels): still 12.75 px
 _ASCENT = cv2.getTextSize("H", FONT, 1.0, 1)[0][1]
 BAR_VALUE, AU_VALUE = "100%", "0.00"  # the widest value each kind of bar shows
+WIDEST_AU = "AU15 Lip corner depressor"  # the widest AU label: sizes every AU panel where none is given
 AU_ROWS = 6  # AU panels reserve this many rows, so they do not jump in size as AUs come and go
 KEYS = (
     ("q / Esc", "quit"),
@@ -382,24 +383,29 @@ def circumplex(m: Metrics, rect: Rect) -> Circumplex:
 # -- the whole canvas --------------------------------------------------------------------------------
 
 @dataclass
-class LayoutRequest:
-    """What is on: the keys' state and the texts to size."""
+class Overlays:
+    """Which overlays are on: the keys flip these. The HUD's and the dashboard's contents change every
+    frame, so layout() takes them beside this."""
 
+    boxes: bool = True
     probs: bool = False
     aus: bool = False
-    boxes: bool = True
+    landmarks: bool = False
     va: bool = True
-    hud: tuple[str, list[str]] | None = None  # first line, then items wrapped onto as many lines as needed
-    rec: bool = False
+    hud: bool = True
     help: bool = False
-    dashboard: bool = False
-    dashboard_title: str = ""
-    dashboard_hint: str = "f / Tab: next face"
-    dashboard_aus: list[str] = field(default_factory=list)
-    dashboard_au_title: str = "AUs"
-    au_text: str = "AU15 Lip corner depressor"  # the widest AU label, which sizes every AU panel
-    columns: int = 0  # 1: keep the side column even where no panel needs it now
-    selected: int | None = None  # the dashboard's face: its panels never go to the side column, the dashboard has them
+    head: bool = False  # head pose and gaze on each face
+    dashboard: bool | None = None  # None: on when the window has room for it (decided at the first frame)
+
+
+@dataclass(frozen=True)
+class DashboardText:
+    """The dashboard's texts for one frame: its face's tag, the hint under it, and that face's AU rows."""
+
+    title: str = ""
+    hint: str = "f / Tab: next face"
+    aus: list[str] = field(default_factory=list)
+    au_title: str = "AUs"
 
 
 @lru_cache(maxsize=64)
@@ -421,36 +427,42 @@ def choose_dashboard(frame_w: int, frame_h: int, au_text: str) -> tuple[bool, bo
     return tall, d >= 0.5 * alone and padding <= 0.5 * shown_h
 
 
-def layout(frame_w: int, frame_h: int, faces: list[FaceSpec], req: LayoutRequest) -> Layout:
-    tall = choose_dashboard(frame_w, frame_h, req.au_text)[0] if req.dashboard else False
+def layout(frame_w: int, frame_h: int, faces: list[FaceSpec], ov: Overlays, *,
+           hud: tuple[str, list[str]] | None = None, dashboard: DashboardText | None = None, rec: bool = False,
+           au_text: str = WIDEST_AU, columns: int = 0) -> Layout:
+    """ov: what is on. hud: its first line, then items wrapped onto as many lines as needed; dashboard:
+    its texts. These two are placed where given and left out where None, whatever ov says: the caller
+    builds them only where they are on (and there is a dashboard to draw). au_text: the widest AU label,
+    which sizes every AU panel. columns: 1 keeps the side column even where no panel needs it now."""
+    tall = choose_dashboard(frame_w, frame_h, au_text)[0] if dashboard is not None else False
     m1 = Metrics(1.0)
-    dash_w, dash_h = dashboard_size(m1, tall, req.au_text) if req.dashboard else (0, 0)
-    column_w = bar_panel(m1, [], name_text=req.au_text, value_text=AU_VALUE).rect.w + 2 * m1.gap
-    columns = req.columns
+    dash_w, dash_h = dashboard_size(m1, tall, au_text) if dashboard is not None else (0, 0)
+    column_w = bar_panel(m1, [], name_text=au_text, value_text=AU_VALUE).rect.w + 2 * m1.gap
     for _ in range(2):  # a column shrinks the frame on screen, which can change what fits
         d = display_scale(frame_w, frame_h, dash_w + columns * column_w)
-        out = _place(frame_w, frame_h, faces, req, Metrics(d), tall, columns)
+        out = _place(frame_w, frame_h, faces, ov, hud, dashboard, rec, au_text, Metrics(d), tall, columns)
         if out.columns <= columns:
             return out
         columns = out.columns
     return out
 
 
-def _place(fw: int, fh: int, faces: list[FaceSpec], req: LayoutRequest, m: Metrics, tall: bool,
+def _place(fw: int, fh: int, faces: list[FaceSpec], ov: Overlays, hud_text: tuple[str, list[str]] | None,
+           dashboard: DashboardText | None, rec_on: bool, au_text: str, m: Metrics, tall: bool,
            columns: int) -> Layout:
     frame = Rect(0, 0, fw, fh)
     p, g = m.pad, m.gap
     taken: list[Rect] = []
     rec = None
-    if req.rec:
+    if rec_on:
         w, asc, desc = m.size("REC")
         dot = asc
         x = fw - p - w - g - dot
         rec = (Rect(x, p, dot, dot), m.text("REC", x + dot + g, p))
         taken.append(Rect(x, p, fw - p - x, max(dot, asc + desc)))
     hud = None
-    if req.hud is not None:
-        hud = _hud(m, req.hud, (rec[0].x - g if rec else fw) - p)
+    if hud_text is not None:
+        hud = _hud(m, hud_text, (rec[0].x - g if rec else fw) - p)
         taken.append(hud.rect)
     boxes = [Rect(*f.box) for f in faces]
     placed = [FaceLayout(f.track_id, b) for f, b in zip(faces, boxes, strict=True)]
@@ -459,7 +471,7 @@ def _place(fw: int, fh: int, faces: list[FaceSpec], req: LayoutRequest, m: Metri
         return r.inside(frame) and not any(r.intersects(t) for t in taken) and not any(
             r.intersects(b) for i, b in enumerate(boxes) if not (own_box_ok and i == own))
 
-    if req.boxes:
+    if ov.boxes:
         for i, (f, fl) in enumerate(zip(faces, placed, strict=True)):
             t = tag(m, f.tag, fw)
             b = fl.box
@@ -471,7 +483,7 @@ def _place(fw: int, fh: int, faces: list[FaceSpec], req: LayoutRequest, m: Metri
             fl.tag = Tag(t.rect.moved(*where), t.text.moved(*where))
             taken.append(fl.tag.rect)
     inset = None
-    if req.va and not req.dashboard:
+    if ov.va and dashboard is None:
         big = min(max(round(0.34 * min(fw, fh)), round(10 * m.u)), min(fw, fh) - 2 * p)
         for size in (big, round(0.75 * big), round(8 * m.u)):
             corners = [(fw - size - p, fh - size - p), (p, fh - size - p), (fw - size - p, p), (p, p)]
@@ -481,14 +493,14 @@ def _place(fw: int, fh: int, faces: list[FaceSpec], req: LayoutRequest, m: Metri
                 taken.append(inset.rect)
                 break
     homeless: list[tuple[FaceLayout, FaceSpec]] = []
-    if req.probs or req.aus:
+    if ov.probs or ov.aus:
         for i, (f, fl) in enumerate(zip(faces, placed, strict=True)):
             panels = []
-            if req.probs:
-                panels.append(("bars", bar_panel(m, list(EMOTIONS), name_text=req.au_text if req.aus else "surprise",
+            if ov.probs:
+                panels.append(("bars", bar_panel(m, list(EMOTIONS), name_text=au_text if ov.aus else "surprise",
                                                  value_text=BAR_VALUE)))
-            if req.aus:
-                panels.append(("aus", bar_panel(m, f.au_names, name_text=req.au_text, value_text=AU_VALUE,
+            if ov.aus:
+                panels.append(("aus", bar_panel(m, f.au_names, name_text=au_text, value_text=AU_VALUE,
                                                 title=f.au_title, rows=AU_ROWS)))
             spots = _beside(fl, panels, m, fw, fh, free, i, taken)
             if spots is None:
@@ -500,26 +512,26 @@ def _place(fw: int, fh: int, faces: list[FaceSpec], req: LayoutRequest, m: Metri
     # The side column (one at most: more would squeeze the frame on screen): the panels that fit
     # nowhere beside their face, stacked face by face while they fit. With the dashboard on it takes
     # their place: it shows the selected face's, and f / Tab goes through the others.
-    col_w = bar_panel(m, [], name_text=req.au_text, value_text=AU_VALUE).rect.w
+    col_w = bar_panel(m, [], name_text=au_text, value_text=AU_VALUE).rect.w
     col_x, col_y = fw + g, g
-    inset_in_column = req.va and not req.dashboard and inset is None  # no free corner on the frame
+    inset_in_column = ov.va and dashboard is None and inset is None  # no free corner on the frame
     if inset_in_column:
         inset = circumplex(m, Rect(col_x, col_y, col_w, col_w))
         col_y += col_w + g
-    dash_h = dashboard_size(m, tall, req.au_text)[1] if req.dashboard else 0
+    dash_h = dashboard_size(m, tall, au_text)[1] if dashboard is not None else 0
     height = max(fh, dash_h)
-    hidden = [f.track_id for _, f in homeless] if req.dashboard else []
-    if req.dashboard:
+    hidden = [f.track_id for _, f in homeless] if dashboard is not None else []
+    if dashboard is not None:
         homeless = []
     note = None
     for fl, f in homeless:
         stack = []
-        if req.probs:
-            stack.append(("bars", bar_panel(m, list(EMOTIONS), name_text=req.au_text, value_text=BAR_VALUE,
+        if ov.probs:
+            stack.append(("bars", bar_panel(m, list(EMOTIONS), name_text=au_text, value_text=BAR_VALUE,
                                             title=f.tag, width=col_w)))
-        if req.aus:
-            stack.append(("aus", bar_panel(m, f.au_names, name_text=req.au_text, value_text=AU_VALUE,
-                                           title=f"#{f.track_id} {f.au_title}" if not req.probs else f.au_title,
+        if ov.aus:
+            stack.append(("aus", bar_panel(m, f.au_names, name_text=au_text, value_text=AU_VALUE,
+                                           title=f"#{f.track_id} {f.au_title}" if not ov.probs else f.au_title,
                                            rows=AU_ROWS, width=col_w)))
         need = sum(s.rect.h for _, s in stack)
         if col_y + need + m.row > height and col_y > g:  # full: the rest are named under it
@@ -538,9 +550,9 @@ def _place(fw: int, fh: int, faces: list[FaceSpec], req: LayoutRequest, m: Metri
     side_x = fw + (col_w + 2 * g if columns else 0)
     column = Rect(fw, 0, side_x - fw, height) if columns else None
     dash = None
-    if req.dashboard:
-        dash = dashboard_layout(m, side_x, 0, tall, req.au_text, req.dashboard_aus, req.dashboard_au_title,
-                                req.dashboard_title, req.dashboard_hint, req.va)
+    if dashboard is not None:
+        dash = dashboard_layout(m, side_x, 0, tall, au_text, dashboard.aus, dashboard.au_title, dashboard.title,
+                                dashboard.hint, ov.va)
     canvas_w = dash.rect.x1 if dash else side_x
     canvas_h = max(height, col_y if columns else 0)
     scale = min(1.0, MAX_WINDOW[0] / canvas_w, MAX_WINDOW[1] / canvas_h)
@@ -552,7 +564,7 @@ def _place(fw: int, fh: int, faces: list[FaceSpec], req: LayoutRequest, m: Metri
         no_face = Tag(t.rect.moved(x, y), t.text.moved(x, y))
     out = Layout(frame, (canvas_w, canvas_h), window, m, placed, hud, rec, inset, column, columns, dash,
                  None, no_face, note, hidden)
-    if req.help:
+    if ov.help:
         out.help = _help(m, frame, Rect(0, 0, canvas_w, canvas_h))
         out.canvas = (max(canvas_w, out.help.rect.x1), max(canvas_h, out.help.rect.y1))
         scale = min(1.0, MAX_WINDOW[0] / out.canvas[0], MAX_WINDOW[1] / out.canvas[1])
