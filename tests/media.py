@@ -43,11 +43,24 @@ def make_face_video(path: Path, frames: int = 48, no_face: range = range(20, 26)
         if i not in no_face:
             s = 0.85 + 0.15 * np.sin(i / 8)
             f = cv2.resize(face, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-            x, y = 60 + int(120 * (1 - np.cos(i / 12))), 50  # sways across 240 px, inside the frame
+            x, y = face_video_corner(i)
             frame[y:y + f.shape[0], x:x + f.shape[1]] = f
         writer.write(frame)
     writer.release()
     return {"frames": frames, "fps": fps, "face_frames": [i for i in range(frames) if i not in no_face]}
+
+
+def face_video_corner(i: int) -> tuple[int, int]:
+    """Where make_face_video puts the face photo's top-left corner in frame i: it sways across 240 px."""
+    return 60 + int(120 * (1 - np.cos(i / 12))), 50
+
+
+def face_video_centre(i: int) -> tuple[float, float]:
+    """The centre of the face photo in make_face_video's frame i (its size changes too)."""
+    (x, y), (h, w) = face_video_corner(i), astronaut_face_bgr().shape[:2]
+    f = cv2.resize(np.zeros((h, w), np.uint8), None, fx=0.85 + 0.15 * np.sin(i / 8), fy=0.85 + 0.15 * np.sin(i / 8),
+                   interpolation=cv2.INTER_AREA)
+    return x + f.shape[1] / 2, y + f.shape[0] / 2
 
 
 def portrait_astronaut_bgr() -> np.ndarray:

@@ -58,3 +58,21 @@ def test_retire_all_ends_every_track_and_ids_are_not_reused():
     assert sorted(tracker.retire_all()) == [1, 2] and tracker.tracks == []
     again = [face(0, 0)]
     assert tracker.update(again) == [] and again[0].track_id == 3
+
+
+def test_a_face_carried_with_its_id_keeps_it_wherever_its_box_goes():
+    tracker = FaceTracker()
+    first = [face(10, 50), face(300, 50)]
+    tracker.update(first)
+    # Carried by their meshes (realtime/analysis/find.py): the two faces crossed, far from their old boxes.
+    carried = [face(300, 50), face(10, 50)]
+    carried[0].track_id, carried[1].track_id = first[0].track_id, first[1].track_id
+    assert tracker.update(carried) == []
+    assert [f.track_id for f in carried] == [1, 2]
+    assert [t.box[0] for t in tracker.tracks] == [300, 10]
+    stale = face(600, 300)
+    stale.track_id = 99  # no live track has it: a new face like any other
+    newcomer = [face(300, 50), face(10, 50), stale]
+    newcomer[0].track_id, newcomer[1].track_id = 1, 2
+    tracker.update(newcomer)
+    assert [f.track_id for f in newcomer] == [1, 2, 3]

@@ -54,7 +54,7 @@ class Anchor:
         (cx, cy), = move(np.float32([[x + w / 2, y + h / 2]]))
         w, h = w * abs(z), h * abs(z)
         height, width = frame_hw
-        x0, y0 = max(int(round(cx - w / 2)), 0), max(int(round(cy - h / 2)), 0)
+        x0, y0 = min(max(int(round(cx - w / 2)), 0), width - 1), min(max(int(round(cy - h / 2)), 0), height - 1)
         x1, y1 = min(int(round(cx + w / 2)), width), min(int(round(cy + h / 2)), height)
         return Detection((x0, y0, max(x1 - x0, 1), max(y1 - y0, 1)), self.detection.score,
                          move(self.detection.keypoints) if len(self.detection.keypoints) else self.detection.keypoints)
@@ -132,6 +132,8 @@ class FaceFinder:
             for f in faces:
                 self.head.apply(f)
             if self.detect_every > 1:
+                if not detected:  # a carried face the mesh lost is gone (the detector looks on the next frame)
+                    faces = [f for f in faces if f.mesh is not None]
                 self._follow(faces, retired, detected, frame_hw)
         t3 = t()
         return Found(faces, retired, dict(zip(FIND_STAGES, (t1 - t0, t2 - t1, t3 - t2), strict=True)))
