@@ -1,7 +1,8 @@
 """Whole-pipeline speed, headless, on a 640x480 video with one face (or --faces N).
 
     python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--mesh-every N] [--video PATH] [--precision P]
-                             [--classifier-threads N] [--dashboard] [--size WxH] [--pipelined]
+                             [--classifier-threads N] [--dashboard] [--size WxH] [--[no-]pipelined]
+                             [--detect-every N] [--no-naive]
 
 Runs the app as a user would, in its own process (`run_webcam.py --source VIDEO --no-display --record
 ... --csv ... --stats-json ...`: decode, detect, track, landmarks (with head pose and gaze), crop,
@@ -130,8 +131,10 @@ def main() -> None:
                    help="CPU threads for the app's classifier")
     p.add_argument("--dashboard", action="store_true", help="the app draws the dashboard beside the video")
     p.add_argument("--size", default="640x480", help="the generated video's size, WxH")
-    p.add_argument("--pipelined", action="store_true",
-                   help="the app's --pipelined: the analysis in a second process, one frame ahead of the loop")
+    p.add_argument("--pipelined", action=argparse.BooleanOptionalAction, default=None,
+                   help="the app's --pipelined / --no-pipelined: faces found in a second process (default: the app's)")
+    p.add_argument("--detect-every", type=int, help="the app's --detect-every (default: the app's)")
+    p.add_argument("--no-naive", action="store_true", help="skip the naive loop (the app's figures only)")
     args = p.parse_args()
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -144,9 +147,11 @@ def main() -> None:
         video = args.video or tmp / "bench.mp4"
         if not args.video:
             make_video(video, args.frames, args.faces, size)
-        # Warm the file cache and the lazy imports so that neither loop pays for them.
-        naive_loop(video, tmp / "warm.mp4", args.weights)
-        naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
+        naive_ms, naive_fps, naive_n = {}, float("nan"), 0
+        if not args.no_naive:
+            # Warm the file cache and the lazy imports so that neither loop pays for them.
+            naive_loop(video, tmp / "warm.mp4", args.weights)
+            naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
         summary = run_app(video, tmp, args)
     app_fps = summary["fps"]
     what = (f"{size[0]}x{size[1]} generated, {args.faces} face{'s' if args.faces > 1 else ''}"
@@ -170,7 +175,11 @@ def run_app(video: Path, tmp: Path, args: argparse.Namespace) -> dict:
            "--record", str(tmp / "app.mp4"), "--csv", str(tmp / "app.csv"), "--stats-json", str(stats),
            "--weights", args.weights, "--precision", args.precision,
            "--classifier-threads", str(args.classifier_threads), "--mesh-every", str(args.mesh_every)]
-    cmd += ["--no-landmarks"] * args.no_landmarks + ["--dashboard"] * args.dashboard + ["--pipelined"] * args.pipelined
+    cmd += ["--no-landmarks"] * args.no_landmarks + ["--dashboard"] * args.dashboard
+    if args.pipelined is not None:
+        cmd.append("--pipelined" if args.pipelined else "--no-pipelined")
+    if args.detect_every is not None:
+        cmd += ["--detect-every", str(args.detect_every)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
     if proc.returncode != 0:
         sys.exit(f"the app failed (exit {proc.returncode}):\n{proc.stderr.strip()}")

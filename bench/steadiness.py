@@ -249,29 +249,31 @@ def build_spliced(stills_dir: Path, out_path: Path, segments: int, segment_s: fl
     return [k * per_segment for k in range(1, segments)]
 
 
-def collect(videos: list[Path]) -> list[Track]:
+def collect(videos: list[Path], options: PipelineOptions | None = None) -> list[Track]:
     tracks = []
     for video in videos:
         cap = cv2.VideoCapture(str(video))
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
         cap.release()
-        tracks += _analyse(video, fps)
+        tracks += _analyse(video, fps, options=options)
     return tracks
 
 
-def _analyse(video: Path, fps: float, one_track: bool = False, name: str | None = None) -> list[Track]:
+def _analyse(video: Path, fps: float, one_track: bool = False, name: str | None = None,
+             options: PipelineOptions | None = None) -> list[Track]:
     # The temporal model off: the rows' raw probabilities are each frame's own, for replay() to filter.
-    rows = analyze_video(video, PipelineOptions(temporal=TemporalConfig(smoothing_s=0.0)))
+    rows = analyze_video(video, replace(options or PipelineOptions(), temporal=TemporalConfig(smoothing_s=0.0)))
     found = read_tracks(rows, name or video.name, fps, one_track)
     frames = sum(len(t.frames) for t in found)
     print(f"{name or video.name}: {len(found)} track(s), {frames} face-frames at {fps:.1f} FPS", file=sys.stderr)
     return found
 
 
-def spliced_track(stills: Path, workdir: Path, segments: int, segment_s: float, seed: int = 0) -> Track | None:
+def spliced_track(stills: Path, workdir: Path, segments: int, segment_s: float, seed: int = 0,
+                  options: PipelineOptions | None = None) -> Track | None:
     video = workdir / "spliced.mp4"
     changes = build_spliced(stills, video, segments, segment_s, seed)
-    found = _analyse(video, SPLICE_FPS, one_track=True, name=SPLICED)
+    found = _analyse(video, SPLICE_FPS, one_track=True, name=SPLICED, options=options)
     if not found:
         return None
     found[0].changes = np.array(changes)
@@ -360,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label-dwell", type=float, default=defaults.dwell_s)
     p.add_argument("--signal-cutoff", type=float, default=defaults.min_cutoff_hz)
     p.add_argument("--signal-beta", type=float, default=defaults.beta)
+    p.add_argument("--weights", help="classifier checkpoint (default: the app's)")
+    p.add_argument("--detect-every", type=int, default=PipelineOptions.detect_every, help="the app's --detect-every")
     args = p.parse_args(argv)
+    options = PipelineOptions(weights=args.weights, detect_every=args.detect_every)
     cfg = TemporalConfig(args.smoothing, args.label_margin, args.label_dwell, args.signal_cutoff, args.signal_beta)
     if args.videos.is_dir():
         videos = sorted(v for v in args.videos.iterdir() if v.suffix.lower() in VIDEO_SUFFIXES)
@@ -370,9 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no video clips at {args.videos} and no stills at {args.stills}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        tracks = collect(videos)
+        tracks = collect(videos, options)
         if args.stills.is_dir():
-            spliced = spliced_track(args.stills, Path(tmp), args.segments, args.segment_s, args.seed)
+            spliced = spliced_track(args.stills, Path(tmp), args.segments, args.segment_s, args.seed, options)
             tracks += [spliced] if spliced is not None else []
     if not tracks:
         print("error: no face was found in any clip", file=sys.stderr)
