@@ -11,7 +11,8 @@
 
 Per frame, one way: detect -> track (images: number faces left to right) -> face mesh, head pose and
 gaze -> crop -> classify -> affect (measured AUs, prototype AUs, both kinds of valence/arousal) ->
-temporal model (then the kind shown is picked from the filtered signals). The window app
+temporal model (then the kind shown is picked from the filtered signals); the first three stages are
+find.py's FaceFinder, which split.py can run in a second process. The window app
 (realtime/window/app.py), the batch runner (realtime/batch.py), the benchmarks and the tests all call
 `Pipeline.process`, so what the app shows and logs is what a script gets.
 
