@@ -16,6 +16,7 @@ from realtime.analysis.detect import DetectorError
 from realtime.analysis.events import EventsError
 from realtime.analysis.landmarks import LandmarkerError
 from realtime.analysis.worker import AnalysisError
+from realtime.batch import ClusterError
 from realtime.outputs.csvlog import LogError
 from realtime.outputs.record import RecordError
 from realtime.outputs.report import ReportError
@@ -57,7 +58,8 @@ def assert_bug(proc):
 
 def test_every_user_error_has_the_one_base():
     for error in (CaptureError, DetectorError, LandmarkerError, CheckpointError, MappingError, LogError, RecordError,
-                  ReportError, PreflightError, DataError, OptionError, CalibrationError, EventsError, AnalysisError):
+                  ReportError, PreflightError, DataError, OptionError, CalibrationError, EventsError, AnalysisError,
+                  ClusterError):
         assert issubclass(error, UserError), error
     assert issubclass(OptionError, ValueError) and issubclass(MappingError, ValueError)  # for the API's callers
 
@@ -75,6 +77,27 @@ def test_batch_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
     args = [tmp_path, "--out", tmp_path / "out"]
     assert_bug(run("realtime.batch", args, bug=("realtime.batch", "run_batch")))
     assert_user_error(run("realtime.batch", [*args, "--workers", "0"]), "--workers")
+
+
+@pytest.mark.parametrize(("address", "dask", "text"), [
+    ("tcp://127.0.0.1:1", True, "cannot reach the Dask scheduler at tcp://127.0.0.1:1 (Timed out"),
+    ("foo://host:8786", True, "--cluster foo://host:8786: not a scheduler address (unknown address scheme"),
+    ("tcp://127.0.0.1:8786", False, "--cluster needs Dask distributed: pip install -r requirements-cluster.txt"),
+])
+def test_batch_a_cluster_it_cannot_use_is_one_line(address, dask, text, tmp_path, monkeypatch, capfd):
+    from realtime import batch
+
+    if dask:
+        pytest.importorskip("distributed")
+        monkeypatch.setattr(batch, "SCHEDULER_TIMEOUT", "1s")  # port 1 refuses: the wait is all timeout
+    else:
+        monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: its import fails
+    (tmp_path / "stills").mkdir()
+    (tmp_path / "stills" / "a.png").touch()  # an input to send; the cluster is met before it is read
+    args = [tmp_path / "stills", "--out", tmp_path / "out", "--cluster", address, "--no-progress"]
+    assert batch.main([str(a) for a in args]) == 2
+    err = capfd.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: {text}") and "Traceback" not in err, err
 
 
 def test_report_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
