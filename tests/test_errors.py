@@ -135,3 +135,13 @@ def test_every_training_and_mapping_command_prints_any_user_error_as_one_line(mo
     monkeypatch.setattr(importlib.import_module(owner) if owner else command, name, failing)
     assert getattr(command, entry)([a.format(tmp=tmp_path) for a in args]) == 2
     assert capsys.readouterr().err == "error: stand-in: unreadable input\n"
+
+
+@pytest.mark.parametrize(("name", "reason"), [("", "Is a directory"),
+                                              ("missing/au_to_va.json", "No such file or directory")])
+def test_derive_au_to_va_an_output_it_cannot_write_is_one_line(name, reason, tmp_path, capsys):
+    from mappings import derive_au_to_va
+
+    out = tmp_path / name
+    assert derive_au_to_va.main(["--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write ({reason})\n"
