@@ -22,7 +22,7 @@ from realtime.outputs.record import RecordError
 from realtime.outputs.report import ReportError
 from realtime.window.preflight import PreflightError
 from tests.media import make_face_video
-from tests.paths import REPO, WEIGHTS
+from tests.paths import FAST_WEIGHTS, REPO, WEIGHTS
 from train.data import DataError
 
 # A stage that fails as a bug would, patched in before the command's main() runs in the same process.
@@ -145,3 +145,46 @@ def test_derive_au_to_va_an_output_it_cannot_write_is_one_line(name, reason, tmp
     out = tmp_path / name
     assert derive_au_to_va.main(["--out", str(out)]) == 2
     assert capsys.readouterr().err == f"error: {out}: cannot write ({reason})\n"
+
+
+# The bench scripts: the same one line and exit 2 for what the user gave them.
+
+def test_bench_batch_a_failed_input_or_no_videos_is_one_line(tmp_path, monkeypatch, capsys):
+    from bench import batch
+    from realtime.batch import FileResult
+
+    assert batch.main(["--videos", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: no videos or image folders found\n"
+    monkeypatch.setattr(batch, "single_runs", lambda videos: (1.0, 1, 10))
+    monkeypatch.setattr(batch, "run_batch", lambda *args, **kwargs: [FileResult("a.mp4", "a.mp4", error="broken")])
+    assert batch.main(["--videos", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "error: a.mp4: broken\n"
+
+
+@pytest.mark.skipif(not FAST_WEIGHTS.is_file(), reason="models/emotion_cnn_fast.pth not present")
+@pytest.mark.parametrize(("weights", "text"), [
+    (FAST_WEIGHTS, "every --weights must be a --freeze-features refit of the same --init checkpoint"),  # no refit
+    ("missing.pth", "missing.pth: weights file not found"),
+])
+def test_bench_refit_table_weights_it_cannot_use_are_one_line(weights, text, tmp_path, capsys):
+    from bench import refit_table
+
+    assert refit_table.main(["--fer", str(tmp_path), "--wild", str(tmp_path), "--weights", str(weights)]) == 2
+    assert capsys.readouterr().err == f"error: {text}\n"
+
+
+def test_bench_long_session_a_video_without_frames_is_one_line(tmp_path, capsys):
+    from bench import long_session
+
+    video = tmp_path / "clip.mp4"
+    video.write_text("not a video")
+    assert long_session.main(["--video", str(video)]) == 2
+    assert capsys.readouterr().err == f"error: {video}: no frame could be read\n"
+
+
+def test_bench_report_memory_a_video_without_faces_is_one_line(tmp_path, monkeypatch, capsys):
+    from bench import report_memory
+
+    monkeypatch.setattr(report_memory, "analyze_video", lambda video: [])  # what a clip with no face gives
+    assert report_memory.main(["--video", str(tmp_path / "clip.mp4")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'clip.mp4'}: no face found\n"
