@@ -24,10 +24,12 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from errors import UserError
 from realtime import quiet
 
 quiet.set_library_log_levels()
 
+from realtime.analysis.capture import CaptureError  # noqa: E402
 from realtime.analysis.pipeline import PipelineOptions  # noqa: E402
 from realtime.batch import analyze_task, find_inputs, run_batch  # noqa: E402
 
@@ -49,7 +51,7 @@ def timed_batch(videos: Path, workers: int | None = None, cluster: str | None = 
         seconds = time.perf_counter() - start
     failed = [r for r in results if r.error]
     if failed:
-        raise SystemExit(f"error: {failed[0].name}: {failed[0].error}")
+        raise UserError(f"{failed[0].name}: {failed[0].error}")
     return seconds, len(results), sum(r.frames for r in results)
 
 
@@ -57,6 +59,8 @@ def single_runs(videos: Path) -> tuple[float, int, int]:
     seconds, frames = 0.0, 0
     with tempfile.TemporaryDirectory() as out:
         tasks = find_inputs(videos, Path(out))
+        if not tasks:  # checked here, the first way timed: the rates below would divide by zero seconds
+            raise CaptureError(f"{videos}: no videos or image folders found")
         for i, task in enumerate(tasks):
             start = time.perf_counter()
             proc = subprocess.run([sys.executable, "run_webcam.py", "--source", task.input, "--no-display", "--csv",
@@ -120,20 +124,29 @@ def ray_engine(videos: Path, workers: int) -> dict:
             results = ray.get([analyze.remote(t, PipelineOptions(), False) for t in tasks])
             seconds = time.perf_counter() - t0
         if any(r.error for r in results):
-            raise SystemExit(f"error: ray: {[r.error for r in results if r.error][0]}")
+            raise UserError(f"ray: {[r.error for r in results if r.error][0]}")
     finally:
         ray.shutdown()
     return {"startup_s": up, "task_ms": 1000 * statistics.median(trips), "seconds": seconds, "files": len(results),
             "frames": sum(r.frames for r in results), "mb": installed_mb("ray")}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--videos", type=Path, default=REPO.parent / "shared" / "videos")
     p.add_argument("--repeats", type=int, default=1, help="runs of each way; the median is printed")
     p.add_argument("--engines", nargs="*", default=[], choices=["dask", "ray"],
                    help="also time these cluster engines (requirements-cluster.txt; ray: pip install ray)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    try:
+        run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(args: argparse.Namespace) -> None:
     cores = os.cpu_count() or 1
     print(f"{cpu_name()}, {cores} cores; inputs: {args.videos}")
     ways = {"sum of single runs (run_webcam.py)": lambda: single_runs(args.videos),
@@ -154,4 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

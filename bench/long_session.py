@@ -28,6 +28,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 import cv2  # noqa: E402
 
+from errors import UserError  # noqa: E402
+from realtime.analysis.capture import CaptureError  # noqa: E402
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions  # noqa: E402
 from realtime.analysis.timing import StageTimer  # noqa: E402
 from realtime.outputs.csvlog import CsvLogger  # noqa: E402
@@ -66,11 +68,11 @@ def load_frames(video: Path | None, seconds: float, tmp: Path) -> tuple[list, st
         frames.append(frame)
     cap.release()
     if not frames:
-        sys.exit(f"error: {video}: no frame could be read")
+        raise CaptureError(f"{video}: no frame could be read")
     return frames + frames[-2:0:-1], str(video)  # forwards, then backwards
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=60.0, help="simulated session length")
     p.add_argument("--fps", type=float, default=30.0, help="simulated frame rate")
@@ -79,7 +81,16 @@ def main() -> None:
     p.add_argument("--loop-s", type=float, default=5.0, help="seconds of the clip that are looped")
     p.add_argument("--mesh-every", type=int, default=1)
     p.add_argument("--no-landmarks", action="store_true")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    try:
+        run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         frames, name = load_frames(args.video, args.loop_s, Path(tmp))
         total = round(args.minutes * 60 * args.fps)
@@ -113,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

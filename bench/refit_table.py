@@ -22,12 +22,14 @@ they are (camera-like pixels from the image path).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from bench.wild_dev import cached_wild_dev
+from errors import OptionError, UserError
 from models import EMOTIONS
 from models.checkpoint import load_model
 from realtime.analysis.crop import ALIGN_FROM
@@ -38,7 +40,7 @@ from train.frozen import cached_features, head_probs
 from train.metrics import classification_report
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--fer", type=Path, required=True,
                    help="FER2013 root holding ferplus_votes.csv and original_pixels.npz")
@@ -48,12 +50,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache-dir", type=Path, default=None)
     args = p.parse_args(argv)
+    try:
+        print_table(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def print_table(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")
     heads = [load_model(w) for w in args.weights]
     bases = {h.meta["training"]["args"].get("init") for h in heads}
     if len(bases) != 1 or None in bases or not all(h.meta["training"]["args"].get("freeze_features") for h in heads):
-        raise SystemExit("error: every --weights must be a --freeze-features refit of the same --init checkpoint")
+        raise OptionError("every --weights must be a --freeze-features refit of the same --init checkpoint")
     base_path = bases.pop()
     base = load_model(base_path)
 
@@ -105,4 +116,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

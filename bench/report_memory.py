@@ -24,6 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
+from errors import UserError  # noqa: E402
 from realtime.analysis.pipeline import analyze_video  # noqa: E402
 from realtime.analysis.rows import COLUMNS, cell_text  # noqa: E402
 
@@ -57,13 +58,22 @@ def write_long_log(rows: list[dict], path: Path, hours: float, fps: float = 30.0
     return written
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hours", type=float, default=2.0, help="length of the log at 30 FPS")
     p.add_argument("--video", type=Path, help="the face clip whose rows are repeated")
     p.add_argument("--keep", type=Path, help="write the log here and keep it (e.g. to run another report on it)")
     p.add_argument("--repo", type=Path, default=REPO, help="the checkout whose report is measured")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    try:
+        run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(args: argparse.Namespace) -> None:
     video = args.video
     with tempfile.TemporaryDirectory() as tmp:
         if video is None:
@@ -77,7 +87,7 @@ def main() -> None:
                 make_video(video, 150)
         rows = analyze_video(video)
         if not rows:
-            sys.exit(f"error: {video}: no face found")
+            raise UserError(f"{video}: no face found")
         log = args.keep or Path(tmp) / "frames.csv"
         n = write_long_log(rows, log, args.hours)
         print(f"{log}: {n} rows ({args.hours:g} h at 30 FPS from {video.name}), {log.stat().st_size / 2**20:.0f} MB",
@@ -92,4 +102,4 @@ def main() -> None:
         print(f"report ({args.repo}): peak RSS {peak_kb / 1024:.0f} MB, {seconds:.1f} s; {os.cpu_count()} CPU cores")
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

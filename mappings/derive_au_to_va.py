@@ -123,12 +123,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         prototypes = read_prototypes(args.emotion_to_au)
+        weights = fit_weights(prototypes.intensities, prototypes.au_order)
+        fit = fitted_points(prototypes.intensities, weights)
+        try:
+            args.out.write_text(dumps(build_document(prototypes.au_order, weights, fit)))
+        except OSError as e:
+            raise UserError(f"{args.out}: cannot write ({e.strerror or e})") from None
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    weights = fit_weights(prototypes.intensities, prototypes.au_order)
-    fit = fitted_points(prototypes.intensities, weights)
-    args.out.write_text(dumps(build_document(prototypes.au_order, weights, fit)))
 
     print("| AU | name | valence | arousal |\n|---|---|---:|---:|")
     for i, au in enumerate(prototypes.au_order):

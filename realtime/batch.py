@@ -55,6 +55,12 @@ from realtime.outputs.csvlog import CsvLogger, LogError  # noqa: E402
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
 MARKER = "batch.json"
+SCHEDULER_TIMEOUT = "20s"  # how long --cluster waits for the scheduler to answer before giving up
+
+
+class ClusterError(UserError):
+    """--cluster cannot be used: Dask distributed is not installed, the address is malformed, or the
+    scheduler does not answer."""
 
 
 @dataclass
@@ -234,11 +240,13 @@ def run_cluster(tasks: list[Task], options: PipelineOptions, address: str, repor
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise SystemExit("error: --cluster needs Dask distributed: pip install -r requirements-cluster.txt") from None
+        raise ClusterError("--cluster needs Dask distributed: pip install -r requirements-cluster.txt") from None
     try:
-        client = Client(address, timeout="20s")
+        client = Client(address, timeout=SCHEDULER_TIMEOUT)
+    except ValueError as e:  # Dask's own check of the address: an unknown scheme, no port
+        raise ClusterError(f"--cluster {address}: not a scheduler address ({e})") from None
     except (OSError, TimeoutError) as e:
-        raise SystemExit(f"error: cannot reach the Dask scheduler at {address} ({e})") from None
+        raise ClusterError(f"cannot reach the Dask scheduler at {address} ({e})") from None
     with client:
         futures = {client.submit(analyze_task, t, options, report, key=f"analyze-{i}-{t.name}", pure=False): t
                    for i, t in enumerate(tasks)}

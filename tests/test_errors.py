@@ -16,12 +16,13 @@ from realtime.analysis.detect import DetectorError
 from realtime.analysis.events import EventsError
 from realtime.analysis.landmarks import LandmarkerError
 from realtime.analysis.worker import AnalysisError
+from realtime.batch import ClusterError
 from realtime.outputs.csvlog import LogError
 from realtime.outputs.record import RecordError
 from realtime.outputs.report import ReportError
 from realtime.window.preflight import PreflightError
 from tests.media import make_face_video
-from tests.paths import REPO, WEIGHTS
+from tests.paths import FAST_WEIGHTS, REPO, WEIGHTS
 from train.data import DataError
 
 # A stage that fails as a bug would, patched in before the command's main() runs in the same process.
@@ -57,7 +58,8 @@ def assert_bug(proc):
 
 def test_every_user_error_has_the_one_base():
     for error in (CaptureError, DetectorError, LandmarkerError, CheckpointError, MappingError, LogError, RecordError,
-                  ReportError, PreflightError, DataError, OptionError, CalibrationError, EventsError, AnalysisError):
+                  ReportError, PreflightError, DataError, OptionError, CalibrationError, EventsError, AnalysisError,
+                  ClusterError):
         assert issubclass(error, UserError), error
     assert issubclass(OptionError, ValueError) and issubclass(MappingError, ValueError)  # for the API's callers
 
@@ -75,6 +77,27 @@ def test_batch_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
     args = [tmp_path, "--out", tmp_path / "out"]
     assert_bug(run("realtime.batch", args, bug=("realtime.batch", "run_batch")))
     assert_user_error(run("realtime.batch", [*args, "--workers", "0"]), "--workers")
+
+
+@pytest.mark.parametrize(("address", "dask", "text"), [
+    ("tcp://127.0.0.1:1", True, "cannot reach the Dask scheduler at tcp://127.0.0.1:1 (Timed out"),
+    ("foo://host:8786", True, "--cluster foo://host:8786: not a scheduler address (unknown address scheme"),
+    ("tcp://127.0.0.1:8786", False, "--cluster needs Dask distributed: pip install -r requirements-cluster.txt"),
+])
+def test_batch_a_cluster_it_cannot_use_is_one_line(address, dask, text, tmp_path, monkeypatch, capfd):
+    from realtime import batch
+
+    if dask:
+        pytest.importorskip("distributed")
+        monkeypatch.setattr(batch, "SCHEDULER_TIMEOUT", "1s")  # port 1 refuses: the wait is all timeout
+    else:
+        monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: its import fails
+    (tmp_path / "stills").mkdir()
+    (tmp_path / "stills" / "a.png").touch()  # an input to send; the cluster is met before it is read
+    args = [tmp_path / "stills", "--out", tmp_path / "out", "--cluster", address, "--no-progress"]
+    assert batch.main([str(a) for a in args]) == 2
+    err = capfd.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: {text}") and "Traceback" not in err, err
 
 
 def test_report_a_bug_keeps_its_traceback_a_user_error_is_one_line(tmp_path):
@@ -112,3 +135,56 @@ def test_every_training_and_mapping_command_prints_any_user_error_as_one_line(mo
     monkeypatch.setattr(importlib.import_module(owner) if owner else command, name, failing)
     assert getattr(command, entry)([a.format(tmp=tmp_path) for a in args]) == 2
     assert capsys.readouterr().err == "error: stand-in: unreadable input\n"
+
+
+@pytest.mark.parametrize(("name", "reason"), [("", "Is a directory"),
+                                              ("missing/au_to_va.json", "No such file or directory")])
+def test_derive_au_to_va_an_output_it_cannot_write_is_one_line(name, reason, tmp_path, capsys):
+    from mappings import derive_au_to_va
+
+    out = tmp_path / name
+    assert derive_au_to_va.main(["--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write ({reason})\n"
+
+
+# The bench scripts: the same one line and exit 2 for what the user gave them.
+
+def test_bench_batch_a_failed_input_or_no_videos_is_one_line(tmp_path, monkeypatch, capsys):
+    from bench import batch
+    from realtime.batch import FileResult
+
+    assert batch.main(["--videos", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}: no videos or image folders found\n"
+    monkeypatch.setattr(batch, "single_runs", lambda videos: (1.0, 1, 10))
+    monkeypatch.setattr(batch, "run_batch", lambda *args, **kwargs: [FileResult("a.mp4", "a.mp4", error="broken")])
+    assert batch.main(["--videos", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "error: a.mp4: broken\n"
+
+
+@pytest.mark.skipif(not FAST_WEIGHTS.is_file(), reason="models/emotion_cnn_fast.pth not present")
+@pytest.mark.parametrize(("weights", "text"), [
+    (FAST_WEIGHTS, "every --weights must be a --freeze-features refit of the same --init checkpoint"),  # no refit
+    ("missing.pth", "missing.pth: weights file not found"),
+])
+def test_bench_refit_table_weights_it_cannot_use_are_one_line(weights, text, tmp_path, capsys):
+    from bench import refit_table
+
+    assert refit_table.main(["--fer", str(tmp_path), "--wild", str(tmp_path), "--weights", str(weights)]) == 2
+    assert capsys.readouterr().err == f"error: {text}\n"
+
+
+def test_bench_long_session_a_video_without_frames_is_one_line(tmp_path, capsys):
+    from bench import long_session
+
+    video = tmp_path / "clip.mp4"
+    video.write_text("not a video")
+    assert long_session.main(["--video", str(video)]) == 2
+    assert capsys.readouterr().err == f"error: {video}: no frame could be read\n"
+
+
+def test_bench_report_memory_a_video_without_faces_is_one_line(tmp_path, monkeypatch, capsys):
+    from bench import report_memory
+
+    monkeypatch.setattr(report_memory, "analyze_video", lambda video: [])  # what a clip with no face gives
+    assert report_memory.main(["--video", str(tmp_path / "clip.mp4")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'clip.mp4'}: no face found\n"
