@@ -17,6 +17,7 @@ from models import EMOTIONS
 from realtime.analysis.rows import COLUMNS
 from tests.media import astronaut_crowd_bgr, astronaut_face_bgr, make_face_video
 from tests.paths import REPO, VIDEOS, WEIGHTS
+from tests.processes import children_of, gone
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present")
 
@@ -159,16 +160,19 @@ def test_an_interrupted_run_finalises_recording_log_and_report(tmp_path, sig):
     video = tmp_path / "long.mp4"
     make_face_video(video, frames=3000, no_face=range(0))
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "run_webcam.py", "--source", video, "--no-display", "--record",
-                             out / "annotated.mp4", "--report", out], cwd=REPO, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "run_webcam.py", "--source", video, "--no-display", "--pipelined",
+                             "--record", out / "annotated.mp4", "--report", out], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     log = out / "frames.csv"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not log.is_file() or log.stat().st_size < 20_000):
         time.sleep(0.2)
+    finders = children_of(proc.pid)
+    assert finders  # the faces are found in a second process
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stdout + stderr
+    assert all(gone(pid) for pid in finders)
     assert "Traceback" not in stderr and "ended by interrupted" in stdout
     summary_line = re.search(r"^(\d+) frames .*, (\d+) face rows, ([\d.]+) FPS; ended by interrupted", stdout, re.M)
     frames, face_rows, fps = int(summary_line[1]), int(summary_line[2]), float(summary_line[3])

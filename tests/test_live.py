@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,6 +16,7 @@ from realtime.analysis.pipeline import Pipeline, PipelineOptions
 from realtime.analysis.worker import ClassifierChoice
 from tests.media import make_face_video
 from tests.paths import FAST_WEIGHTS, REPO, WEIGHTS
+from tests.processes import children_of, gone
 from tests.test_app import run_app
 
 pytestmark = pytest.mark.skipif(not WEIGHTS.is_file(), reason="models/emotion_cnn.pth not present")
@@ -71,27 +71,6 @@ def test_a_live_log_holds_frames_in_order_at_their_capture_times(live_run):
     # Capture times follow the source's clock: frame n is grabbed about n / FPS after frame 0.
     for n, t in zip(frames, times, strict=True):
         assert t - times[0] == pytest.approx((n - frames[0]) / FPS, abs=0.1)
-
-
-def children_of(pid: int) -> list[int]:
-    """The processes whose parent is pid, from /proc."""
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(stat.parent.name))
-    return kids
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 @pytest.mark.slow

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -37,7 +36,6 @@ REPO = Path(__file__).resolve().parents[2]
 def _serve(frames: Connection, results: Connection) -> None:
     """The finding process: the options first, then ("frame", image, timestamp_s) -> ("found", Found);
     ("reset",); None ends it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the caller decides
     from realtime.analysis.find import FaceFinder
 
     try:
@@ -84,9 +82,10 @@ class SplitPipeline:
         frames_in, frames_out = os.pipe()
         results_in, results_out = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        # Its own session: a Ctrl-C at the terminal reaches the caller alone, which decides (and closes it).
         self.process = subprocess.Popen([sys.executable, "-m", "realtime.analysis.split", str(frames_in),
                                          str(results_out)], pass_fds=(frames_in, results_out), env=env,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
         os.close(frames_in)
         os.close(results_out)
         self._frames = Connection(frames_out, readable=False)
