@@ -201,6 +201,18 @@ def test_prior_and_quantize_an_output_they_cannot_write_is_one_line(command, arg
     assert capsys.readouterr().err == f"error: {out}: cannot write (File exists)\n"
 
 
+@pytest.mark.parametrize("option", ["--json", "--png"])
+def test_evaluate_an_output_it_cannot_write_is_one_line(option, untrained, tmp_path, capsys):
+    from train import evaluate
+
+    weights, data = untrained
+    out = under_a_file(tmp_path, "x")
+    args = ["--data", str(data / "test"), "--weights", str(weights), "--device", "cpu",
+            "--json", str(tmp_path / "e.json")]
+    assert evaluate.cli([*args, option, str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write (File exists)\n"
+
+
 # The bench scripts: the same one line and exit 2 for what the user gave them.
 
 def test_bench_batch_a_failed_input_or_no_videos_is_one_line(tmp_path, monkeypatch, capsys):
