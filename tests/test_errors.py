@@ -2,6 +2,7 @@
 while anything else (a bug, such as a shape mismatch raising ValueError) keeps its traceback."""
 
 import importlib
+import shutil
 import subprocess
 import sys
 
@@ -211,6 +212,35 @@ def test_evaluate_an_output_it_cannot_write_is_one_line(option, untrained, tmp_p
             "--json", str(tmp_path / "e.json")]
     assert evaluate.cli([*args, option, str(out)]) == 2
     assert capsys.readouterr().err == f"error: {out}: cannot write (File exists)\n"
+
+
+def test_check_on_fer2013_an_output_folder_it_cannot_write_is_one_line(untrained, tmp_path, capsys):
+    from mappings import check_on_fer2013
+
+    weights, data = untrained
+    out = under_a_file(tmp_path, "affect")
+    assert check_on_fer2013.main(["--data", str(data / "test"), "--weights", str(weights), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write (Not a directory)\n"
+
+
+def test_calibrate_measured_a_table_it_can_no_longer_write_is_one_line(untrained, tmp_path, monkeypatch, capsys):
+    from mappings import calibrate_measured
+    from mappings.measured import BLENDSHAPE_TO_AU_PATH
+    from train import face_mesh
+
+    table = tmp_path / "mappings" / "blendshape_to_au.json"
+    table.parent.mkdir()
+    shutil.copy(BLENDSHAPE_TO_AU_PATH, table)
+
+    def measured_while_the_folder_goes(images, progress=False):
+        shutil.rmtree(table.parent)  # the table read at the start has no place left to be written back to
+        n = len(images)
+        return face_mesh.FaceMeshes(np.zeros((n, face_mesh.N_BLENDSHAPES), np.float32),
+                                    np.zeros((n, 6, 2), np.float32), np.ones(n, bool))
+
+    monkeypatch.setattr(face_mesh, "cached_meshes", measured_while_the_folder_goes)
+    assert calibrate_measured.main(["--data", str(untrained[1]), "--table", str(table)]) == 2
+    assert capsys.readouterr().err == f"error: {table}: cannot write (No such file or directory)\n"
 
 
 # The bench scripts: the same one line and exit 2 for what the user gave them.
