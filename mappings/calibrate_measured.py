@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         splits = load(args.data)
         table = read_blendshape_map(args.table)
+        # Read with the check above, so that after the minutes of measuring only the write can fail.
+        document = json.loads(args.table.read_text(encoding="utf-8"))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -88,10 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     meshes = cached_meshes(split.images, progress=True)
     raw = table.raw(meshes.blendshapes[meshes.found])
     fitted = calibrate(raw, split.labels[meshes.found], table.au_order, table.weak)
-    document = json.loads(args.table.read_text(encoding="utf-8"))
     for au, values in fitted.items():
         document["action_units"][au].update(values)
-    args.table.write_text(dumps(document), encoding="utf-8")
+    try:
+        args.table.write_text(dumps(document), encoding="utf-8")
+    except OSError as e:
+        print(f"error: {args.table}: cannot write ({e.strerror or e})", file=sys.stderr)
+        return 2
     read_blendshape_map(args.table)  # what was written must load
     print(f"{meshes.found.sum()} of {len(split)} Training faces measured\n")
     print("| AU | rest | rest_max | gain |\n|---|---:|---:|---:|")

@@ -175,15 +175,18 @@ def write_check(probs: np.ndarray, labels: np.ndarray, weights: str | os.PathLik
     accuracy = float((probs.argmax(axis=1) == labels).mean())
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     checkpoint = _shown(Path(weights))
     title = f"Predicted valence/arousal, FER2013 {split} ({len(labels)} faces)"
     subtitle = f"`{mode}` mode, checkpoint {checkpoint} (accuracy {accuracy:.1%})"
-    plot(valence, arousal, labels, rows, out / f"{STEM}.png", title, subtitle.replace("`", ""))
     report = (f"Mean predicted (valence, arousal) per true class on FER2013 {split} ({len(labels)} faces), "
               f"{subtitle}. Made by `python -m mappings.check_on_fer2013`.\n\n"
               f"{markdown_table(rows)}\n")
-    (out / f"{STEM}.md").write_text(report)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        plot(valence, arousal, labels, rows, out / f"{STEM}.png", title, subtitle.replace("`", ""))
+        (out / f"{STEM}.md").write_text(report)
+    except OSError as e:
+        raise UserError(f"{out}: cannot write ({e.strerror or e})") from None
     return rows, report
 
 

@@ -15,6 +15,7 @@ A shipped checkpoint is a dict of plain types and tensors, so it loads with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -62,11 +63,19 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig,
 
 
 def write_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    """Write through a temporary file beside path; CheckpointError (one line) when it cannot be written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Through a Python file: given a name, torch raises RuntimeError with C++ text instead of OSError.
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -2,14 +2,20 @@
 while anything else (a bug, such as a shape mismatch raising ValueError) keeps its traceback."""
 
 import importlib
+import shutil
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
 from errors import OptionError, UserError
 from mappings import MappingError
-from models.checkpoint import CheckpointError
+from models import EMOTIONS
+from models.checkpoint import CheckpointError, save_checkpoint, write_checkpoint
+from models.emotion_cnn import ModelConfig, build_model
+from models.quantize import int8_supported
 from realtime.analysis.calibration import CalibrationError
 from realtime.analysis.capture import CaptureError
 from realtime.analysis.detect import DetectorError
@@ -145,6 +151,96 @@ def test_derive_au_to_va_an_output_it_cannot_write_is_one_line(name, reason, tmp
     out = tmp_path / name
     assert derive_au_to_va.main(["--out", str(out)]) == 2
     assert capsys.readouterr().err == f"error: {out}: cannot write ({reason})\n"
+
+
+# Outputs of the train/ and mappings/ commands that cannot be written: the same one line as the app's.
+
+@pytest.fixture
+def untrained(tmp_path, monkeypatch):
+    """An untrained tiny checkpoint that records a training prior, and one face per class in a Training
+    and a PublicTest folder: enough for each command to reach its writes within seconds."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = ModelConfig(widths=(8, 16, 16, 32), convs_per_stage=(1, 1, 1, 1), hidden=32)
+    weights = tmp_path / "untrained.pth"
+    save_checkpoint(weights, build_model(cfg), cfg, 0.5, 0.25,
+                    training={"prior": {c: 1 / len(EMOTIONS) for c in EMOTIONS}})
+    for folder, prefix in (("train", "Training"), ("test", "PublicTest")):
+        for i, c in enumerate(EMOTIONS):
+            (tmp_path / "fer" / folder / c).mkdir(parents=True)
+            cv2.imwrite(str(tmp_path / "fer" / folder / c / f"{prefix}_00000.jpg"), np.full((48, 48), 30 * i, np.uint8))
+    return weights, tmp_path / "fer"
+
+
+def under_a_file(tmp_path, name):
+    (tmp_path / "file").write_text("")
+    return tmp_path / "file" / name
+
+
+@pytest.mark.parametrize(("name", "reason"), [("", "Is a directory"), ("file/x.pth", "File exists"),
+                                              ("file/sub/x.pth", "Not a directory")])
+def test_write_checkpoint_a_place_it_cannot_write_is_one_line_and_leaves_nothing(name, reason, tmp_path):
+    (tmp_path / "file").write_text("")
+    path = tmp_path / name
+    with pytest.raises(CheckpointError) as raised:
+        write_checkpoint(path, {"format": "emotion-cnn/1"})
+    assert str(raised.value) == f"{path}: cannot write ({reason})"
+    # No temporary file left behind (beside a folder given as the path, it is made in its parent).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    assert not path.with_suffix(path.suffix + ".tmp").exists()
+
+
+@pytest.mark.parametrize(("command", "args"), [
+    ("prior", ["--tau", "1"]),
+    pytest.param("quantize", ["--data", "{data}"],
+                 marks=pytest.mark.skipif(not int8_supported(), reason="int8 needs an x86-64 CPU")),
+])
+def test_prior_and_quantize_an_output_they_cannot_write_is_one_line(command, args, untrained, tmp_path, capsys):
+    weights, data = untrained
+    out = under_a_file(tmp_path, "x.pth")
+    cli = importlib.import_module(f"train.{command}").cli
+    assert cli(["--weights", str(weights), *(a.format(data=data) for a in args), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write (File exists)\n"
+
+
+@pytest.mark.parametrize("option", ["--json", "--png"])
+def test_evaluate_an_output_it_cannot_write_is_one_line(option, untrained, tmp_path, capsys):
+    from train import evaluate
+
+    weights, data = untrained
+    out = under_a_file(tmp_path, "x")
+    args = ["--data", str(data / "test"), "--weights", str(weights), "--device", "cpu",
+            "--json", str(tmp_path / "e.json")]
+    assert evaluate.cli([*args, option, str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write (File exists)\n"
+
+
+def test_check_on_fer2013_an_output_folder_it_cannot_write_is_one_line(untrained, tmp_path, capsys):
+    from mappings import check_on_fer2013
+
+    weights, data = untrained
+    out = under_a_file(tmp_path, "affect")
+    assert check_on_fer2013.main(["--data", str(data / "test"), "--weights", str(weights), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write (Not a directory)\n"
+
+
+def test_calibrate_measured_a_table_it_can_no_longer_write_is_one_line(untrained, tmp_path, monkeypatch, capsys):
+    from mappings import calibrate_measured
+    from mappings.measured import BLENDSHAPE_TO_AU_PATH
+    from train import face_mesh
+
+    table = tmp_path / "mappings" / "blendshape_to_au.json"
+    table.parent.mkdir()
+    shutil.copy(BLENDSHAPE_TO_AU_PATH, table)
+
+    def measured_while_the_folder_goes(images, progress=False):
+        shutil.rmtree(table.parent)  # the table read at the start has no place left to be written back to
+        n = len(images)
+        return face_mesh.FaceMeshes(np.zeros((n, face_mesh.N_BLENDSHAPES), np.float32),
+                                    np.zeros((n, 6, 2), np.float32), np.ones(n, bool))
+
+    monkeypatch.setattr(face_mesh, "cached_meshes", measured_while_the_folder_goes)
+    assert calibrate_measured.main(["--data", str(untrained[1]), "--table", str(table)]) == 2
+    assert capsys.readouterr().err == f"error: {table}: cannot write (No such file or directory)\n"
 
 
 # The bench scripts: the same one line and exit 2 for what the user gave them.

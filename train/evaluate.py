@@ -98,9 +98,13 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
                     color="white" if rates[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, label="share of the true class")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+    except OSError as e:
+        raise UserError(f"{path}: cannot write ({e.strerror or e})") from None
+    finally:
+        plt.close(fig)
 
 
 def adjust_for_prior(probs: np.ndarray, prior: np.ndarray, tau: float) -> np.ndarray:
@@ -191,8 +195,11 @@ def evaluate(args: argparse.Namespace) -> dict:
         print(format_report(n, r))
 
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1))
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=1))
+        except OSError as e:
+            raise UserError(f"{args.json}: cannot write ({e.strerror or e})") from None
     png = args.png or (args.json.with_name(args.json.stem + "_confusion.png") if args.json
                        else Path("confusion_matrix.png"))
     plot_confusion(np.array(result["confusion_matrix"]), png,
