@@ -130,7 +130,7 @@ def test_mirror_key_retires_every_face_and_each_holder_forgets_it(face_video):
 
         old = [step() for _ in range(5)][-1].faces[0].track_id
         holders = {"temporal": pipe.temporal.state, "AU baselines": pipe.action_units.history,
-                   "landmarker": pipe.landmarker._by_track, "VA trails": app.renderer.va_plot.trails,
+                   "landmarker": pipe.finder.landmarker._by_track, "VA trails": app.renderer.va_plot.trails,
                    "dashboard": app.dashboard.history}
         assert all(set(held) == {old} for held in holders.values())
         assert app.handle_key(ord("m"), np.zeros((480, 640, 3), np.uint8)) and app.mirror
