@@ -12,7 +12,7 @@ from models import EMOTIONS
 from models.checkpoint import load_model
 from tests.paths import FER_ROOT, FER_TEST
 from train import train
-from train.data import Split, load
+from train.data import Split, load, with_original_pixels
 from train.predict import predict_probs
 
 
@@ -61,18 +61,22 @@ def tiny_checkpoint(tiny_fer, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def public_test_probs(tmp_path_factory):
-    """weights -> (FER2013 PublicTest, that checkpoint's fp32 probabilities on it), each computed once per
-    session: several slow tests score the shipped model there, and one pass takes about a minute."""
+    """weights -> (FER2013 PublicTest in the pixels that checkpoint was trained on, its fp32 probabilities
+    on it), each computed once per session: several slow tests score the shipped models there, and one
+    pass takes about a minute."""
     cache_dir = tmp_path_factory.mktemp("fer_cache")
-    split: list[Split] = []
+    splits: dict[str, Split] = {}
     probs: dict[str, np.ndarray] = {}
 
     def get(weights) -> tuple[Split, np.ndarray]:
-        if not split:
-            split.append(load(FER_TEST, cache_dir)["PublicTest"])
+        loaded = load_model(weights)
+        pixels = loaded.meta.get("training", {}).get("pixels", "equalised")
+        if not splits:
+            splits["equalised"] = load(FER_TEST, cache_dir)["PublicTest"]
+        if pixels not in splits:
+            splits[pixels] = with_original_pixels({"p": splits["equalised"]}, FER_ROOT)[0]["p"]
         if str(weights) not in probs:
-            loaded = load_model(weights)
-            probs[str(weights)] = predict_probs(loaded.model, split[0].images, loaded.mean, loaded.std,
+            probs[str(weights)] = predict_probs(loaded.model, splits[pixels].images, loaded.mean, loaded.std,
                                                 torch.device("cpu"))
-        return split[0], probs[str(weights)]
+        return splits[pixels], probs[str(weights)]
     return get
