@@ -7,6 +7,8 @@ Anything else is a bug and escapes with its traceback. It lives at the top of th
 that realtime/, models/, mappings/ and train/ all derive from it without importing each other.
 """
 
+import sys
+
 
 class UserError(Exception):
     """Bad input from the user; the message is one line that says what and where."""
@@ -14,3 +16,13 @@ class UserError(Exception):
 
 class OptionError(UserError, ValueError):
     """An option's value out of range; also a ValueError, as Python's own argument checks raise."""
+
+
+def exit_status(command, *args) -> int:
+    """Run a command's body: 0 when it returns, 2 with the error's one line on stderr on a UserError."""
+    try:
+        command(*args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

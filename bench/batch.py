@@ -24,7 +24,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from errors import UserError
+from errors import UserError, exit_status
 from realtime import quiet
 
 quiet.set_library_log_levels()
@@ -138,12 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engines", nargs="*", default=[], choices=["dask", "ray"],
                    help="also time these cluster engines (requirements-cluster.txt; ray: pip install ray)")
     args = p.parse_args(argv)
-    try:
-        run(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(run, args)
 
 
 def run(args: argparse.Namespace) -> None:

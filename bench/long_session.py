@@ -28,7 +28,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 import cv2  # noqa: E402
 
-from errors import UserError  # noqa: E402
+from errors import exit_status  # noqa: E402
 from realtime.analysis.capture import CaptureError  # noqa: E402
 from realtime.analysis.pipeline import PIPELINE_STAGES, Pipeline, PipelineOptions  # noqa: E402
 from realtime.analysis.timing import StageTimer  # noqa: E402
@@ -82,12 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mesh-every", type=int, default=1)
     p.add_argument("--no-landmarks", action="store_true")
     args = p.parse_args(argv)
-    try:
-        run(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(run, args)
 
 
 def run(args: argparse.Namespace) -> None:

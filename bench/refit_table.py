@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from bench.wild_dev import cached_wild_dev
-from errors import OptionError, UserError
+from errors import OptionError, exit_status
 from models import EMOTIONS
 from models.checkpoint import load_model
 from models.quantize import load_int8
@@ -56,12 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache-dir", type=Path, default=None)
     args = p.parse_args(argv)
-    try:
-        print_table(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(print_table, args)
 
 
 def print_table(args: argparse.Namespace) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from errors import UserError  # noqa: E402
+from errors import UserError, exit_status  # noqa: E402
 from realtime.analysis.pipeline import analyze_video  # noqa: E402
 from realtime.analysis.rows import COLUMNS, cell_text  # noqa: E402
 
@@ -65,12 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=Path, help="write the log here and keep it (e.g. to run another report on it)")
     p.add_argument("--repo", type=Path, default=REPO, help="the checkout whose report is measured")
     args = p.parse_args(argv)
-    try:
-        run(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(run, args)
 
 
 def run(args: argparse.Namespace) -> None:

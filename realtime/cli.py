@@ -25,7 +25,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
     model = p.add_argument_group("models")
     model.add_argument("--weights", help="classifier checkpoint (default models/emotion_cnn.pth; "
-                       "models/emotion_cnn_fast.pth is 3.7x as fast, better against FER+ votes, worse on FER2013's labels)")
+                       "models/emotion_cnn_fast.pth is 3.7x as fast, better against FER+ votes, "
+                       "worse on FER2013's labels)")
     model.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto picks CUDA if present")
     model.add_argument("--precision", default="auto", choices=["auto", *PRECISIONS],
                        help="classifier arithmetic; auto: int8 on x86 CPUs (checkpoint with int8 weights), "

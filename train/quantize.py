@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from errors import UserError
+from errors import exit_status
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model, write_checkpoint
 from models.emotion_cnn import INT8_ARCHITECTURES
 from models.quantize import ENGINE, has_int8_graph, int8_supported, quantize
@@ -109,12 +109,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def cli(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    try:
-        run(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(run, args)
 
 
 if __name__ == "__main__":
