@@ -108,8 +108,8 @@ def test_a_live_run_stopped_or_ended_finalises_its_files_and_leaves_no_worker(tm
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     log = out / "log.csv"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not log.is_file() or log.stat().st_size < 5_000):
-        time.sleep(0.1)
+    while time.monotonic() < deadline and (not log.is_file() or log.read_text().count("\n") < 21):
+        time.sleep(0.1)  # 20 rows logged: a busy machine can take seconds to get there
     workers = children_of(proc.pid)
     assert workers  # the analysis process
     if stop == "ctrl-c":  # a terminal's Ctrl-C reaches the whole process group, the worker too
@@ -126,8 +126,9 @@ def test_a_live_run_stopped_or_ended_finalises_its_files_and_leaves_no_worker(tm
         time.sleep(0.1)
     assert all(gone(pid) for pid in workers)
     rows = list(csv.DictReader(open(log)))
-    assert rows and int(rows[-1]["frame"]) < frames
-    assert len(read_frames(out / "rec.mp4")) > 10  # the file plays to its end: it was finalised
+    assert len(rows) >= 20 and int(rows[-1]["frame"]) < frames
+    # The file plays to its end (it was finalised), and holds every shown frame at least once.
+    assert len(read_frames(out / "rec.mp4")) >= len(rows) - 1
 
 
 @pytest.mark.skipif(not FAST_WEIGHTS.is_file(), reason="models/emotion_cnn_fast.pth not present")
