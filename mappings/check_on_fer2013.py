@@ -154,7 +154,7 @@ def run_check(data: str | os.PathLike, weights: str | os.PathLike, out: str | os
     import torch
 
     from models.checkpoint import load_model
-    from train.data import DataError, load
+    from train.data import DataError, load, with_original_pixels
     from train.predict import predict_probs
 
     splits = load(data)
@@ -162,6 +162,8 @@ def run_check(data: str | os.PathLike, weights: str | os.PathLike, out: str | os
         raise DataError(f"{data}: no {split} images (found: {', '.join(sorted(splits)) or 'none'})")
     faces = splits[split]
     loaded = load_model(weights, device="cpu")
+    if loaded.meta.get("training", {}).get("pixels", "equalised") == "original":  # the pixels it learnt from
+        faces = with_original_pixels({split: faces}, data)[0][split]
     probs = predict_probs(loaded.model, faces.images, loaded.mean, loaded.std, torch.device("cpu"))
     return write_check(probs, faces.labels, weights, out, mode, split)
 

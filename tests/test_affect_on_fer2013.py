@@ -10,6 +10,8 @@ import pytest
 
 from mappings.check_on_fer2013 import STEM, expected_quadrant, markdown_table, plot, quadrant_label, summarize
 from models import EMOTIONS
+from models.checkpoint import read_checkpoint
+from tests.paths import FAST_WEIGHTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FER_TEST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "test"
@@ -51,6 +53,20 @@ def test_check_command_scores_a_checkpoint_and_reports_bad_input(tiny_fer, tiny_
     assert main(["--data", str(tiny_fer / "test"), "--weights", str(tmp_path / "missing.pth")]) == 2
     assert main(["--data", str(tiny_fer / "test"), "--weights", str(tiny_checkpoint), "--split", "PrivateTest",
                  "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FER_TEST.is_dir(), reason=f"FER2013 test folder not found at {FER_TEST}")
+@pytest.mark.skipif(not FAST_WEIGHTS.is_file(), reason="models/emotion_cnn_fast.pth not present")
+def test_check_scores_a_checkpoint_on_the_pixels_it_was_trained_on(tmp_path):
+    from mappings.check_on_fer2013 import run_check
+
+    rows, report = run_check(FER_TEST, FAST_WEIGHTS, tmp_path)
+    # The fast model learnt from FER2013's original pixels: the 10 PublicTest images without one are left
+    # out, and its score is the one recorded for it (on the equalised JPEGs it would be another).
+    assert sum(r.n for r in rows) == 3579
+    recorded = read_checkpoint(FAST_WEIGHTS)["metrics"]["PublicTest"]["accuracy"]
+    assert f"(accuracy {recorded:.1%})" in report
 
 
 # Classes whose mean is known to miss its quadrant with the shipped model; each has its own strict xfail below.
