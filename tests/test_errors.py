@@ -214,6 +214,15 @@ def test_evaluate_an_output_it_cannot_write_is_one_line(option, untrained, tmp_p
     assert capsys.readouterr().err == f"error: {out}: cannot write (File exists)\n"
 
 
+def test_train_an_out_folder_it_cannot_make_is_one_line(untrained, tmp_path, capsys):
+    from train import train
+
+    _, data = untrained
+    out = under_a_file(tmp_path, "run")
+    assert train.cli(["--data", str(data), "--out", str(out), "--epochs", "1", "--quiet"]) == 2
+    assert capsys.readouterr().err == f"error: {out}: cannot write (Not a directory)\n"
+
+
 def test_check_on_fer2013_an_output_folder_it_cannot_write_is_one_line(untrained, tmp_path, capsys):
     from mappings import check_on_fer2013
 

@@ -361,7 +361,10 @@ def main(args: argparse.Namespace) -> dict:
     if not args.resume:  # a resumed run takes its soft targets from last.pth
         check_teacher_files(args.teacher)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before the data: a run that cannot write its checkpoints fails now, not after an epoch
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out}: cannot write ({e.strerror or e})") from None
 
     sel_name, train_by_pixels, sel, targets = load_training_data(args)
     train = train_by_pixels[args.pixels]
