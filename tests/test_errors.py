@@ -223,6 +223,16 @@ def test_train_an_out_folder_it_cannot_make_is_one_line(untrained, tmp_path, cap
     assert capsys.readouterr().err == f"error: {out}: cannot write (Not a directory)\n"
 
 
+def test_evaluate_a_png_of_an_unknown_image_kind_is_one_line(untrained, tmp_path, capsys):
+    from train import evaluate
+
+    weights, data = untrained
+    png = tmp_path / "confusion.xyz"
+    assert evaluate.cli(["--data", str(data / "test"), "--weights", str(weights), "--png", str(png)]) == 2
+    assert capsys.readouterr().err == f"error: --png {png}: unknown image kind .xyz (use .png, .svg, .pdf or .jpg)\n"
+    assert not png.exists()
+
+
 def test_check_on_fer2013_an_output_folder_it_cannot_write_is_one_line(untrained, tmp_path, capsys):
     from mappings import check_on_fer2013
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from errors import UserError
+from errors import OptionError, UserError
 from models import EMOTIONS
 from models.checkpoint import DEFAULT_WEIGHTS, CheckpointError, load_model
 from models.device import resolve_device
@@ -131,6 +131,11 @@ def with_votes_if_present(splits: dict[str, Split], data) -> dict[str, Split]:
 
 
 def evaluate(args: argparse.Namespace) -> dict:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if args.png and args.png.suffix and args.png.suffix[1:].lower() not in kinds:  # said before scoring, not after
+        raise OptionError(f"--png {args.png}: unknown image kind {args.png.suffix} (use .png, .svg, .pdf or .jpg)")
     device = torch.device("cpu") if args.int8 else resolve_device(args.device)
     models = []
     for path in args.weights:
