@@ -17,13 +17,13 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
+from bench.harness import cpu_name, run_app
 from errors import UserError, exit_status
 from realtime import quiet
 
@@ -34,13 +34,6 @@ from realtime.analysis.pipeline import PipelineOptions  # noqa: E402
 from realtime.batch import analyze_task, find_inputs, run_batch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def timed_batch(videos: Path, workers: int | None = None, cluster: str | None = None) -> tuple[float, int, int]:
@@ -63,8 +56,7 @@ def single_runs(videos: Path) -> tuple[float, int, int]:
             raise CaptureError(f"{videos}: no videos or image folders found")
         for i, task in enumerate(tasks):
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "run_webcam.py", "--source", task.input, "--no-display", "--csv",
-                                   str(Path(out) / f"{i}.csv")], cwd=REPO, check=True, capture_output=True, text=True)
+            proc = run_app(["--source", task.input, "--no-display", "--csv", Path(out) / f"{i}.csv"])
             seconds += time.perf_counter() - start
             frames += int(re.search(r"^(\d+) frames", proc.stdout, re.M)[1])  # the app's closing line
     return seconds, len(tasks), frames
@@ -143,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> None:
     cores = os.cpu_count() or 1
-    print(f"{cpu_name()}, {cores} cores; inputs: {args.videos}")
+    print(f"{cpu_name()}; inputs: {args.videos}")
     ways = {"sum of single runs (run_webcam.py)": lambda: single_runs(args.videos),
             "batch, 1 worker": lambda: timed_batch(args.videos, workers=1),
             f"batch, {cores} workers": lambda: timed_batch(args.videos, workers=cores)}

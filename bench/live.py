@@ -21,30 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import cv2
 
+from bench.harness import cpu_name, run_app
 from bench.pipeline import make_video
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return "unknown CPU"
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    flags = fields.get("Flags", "")
-    level = next((name for flag, name in (("avx512_bf16", "AVX-512-BF16"), ("avx512f", "AVX-512"),
-                                          ("avx2", "AVX2")) if flag in flags.split()), "no AVX2")
-    return f"{fields.get('Model name', '?').strip()}, {level}, {os.cpu_count()} cores"
 
 
 def frames_in(path: Path) -> int:
@@ -57,16 +42,10 @@ def frames_in(path: Path) -> int:
 
 
 def run_once(video: Path, tmp: Path, args: argparse.Namespace, app_args: list[str]) -> dict:
-    env = {**os.environ, "TQDM_DISABLE": "1"}
-    if args.avx2:
-        env |= {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    env = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"} if args.avx2 else {}
     stats, rec = tmp / "stats.json", tmp / "rec.mp4"
-    cmd = [sys.executable, "run_webcam.py", "--source", str(video), "--live", "--no-display", "--record", str(rec),
-           "--csv", str(tmp / "log.csv"), "--stats-json", str(stats), "--analysis-delay", str(args.analysis_delay),
-           *app_args]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"the app failed:\n{proc.stderr[-2000:]}")
+    run_app(["--source", video, "--live", "--no-display", "--record", rec, "--csv", tmp / "log.csv",
+             "--stats-json", stats, "--analysis-delay", args.analysis_delay, *app_args], env)
     result = json.loads(stats.read_text())
     result["recorded_frames"] = frames_in(rec)
     return result

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,12 +33,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.harness import cpu_name, run_app  # noqa: E402
+from errors import exit_status  # noqa: E402
 from mappings import affect  # noqa: E402
 from models.checkpoint import DEFAULT_WEIGHTS, load_model  # noqa: E402
 from realtime.analysis.crop import crop_face  # noqa: E402
 from realtime.analysis.detect import FaceDetector  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def make_video(path: Path, frames: int, faces: int = 1, size: tuple[int, int] = (640, 480)) -> None:
@@ -118,7 +117,7 @@ def naive_loop(video: Path, out: Path, weights: str) -> tuple[dict[str, float], 
     return {k: statistics.median(v) for k, v in stages.items() if v}, n / seconds, n
 
 
-def main() -> None:
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--faces", type=int, default=1, choices=[1, 2, 3, 4], help="faces in the generated video")
@@ -142,6 +141,10 @@ def main() -> None:
             raise ValueError
     except ValueError:
         p.error(f"--size must be WxH, e.g. 1920x1080, not {args.size!r}")
+    return exit_status(run, args, size)
+
+
+def run(args: argparse.Namespace, size: tuple[int, int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video = args.video or tmp / "bench.mp4"
@@ -152,39 +155,38 @@ def main() -> None:
             # Warm the file cache and the lazy imports so that neither loop pays for them.
             naive_loop(video, tmp / "warm.mp4", args.weights)
             naive_ms, naive_fps, naive_n = naive_loop(video, tmp / "naive.mp4", args.weights)
-        summary = run_app(video, tmp, args)
+        summary = app_stats(video, tmp, args)
     app_fps = summary["fps"]
     what = (f"{size[0]}x{size[1]} generated, {args.faces} face{'s' if args.faces > 1 else ''}"
             + (", dashboard drawn" if args.dashboard else ""))
     print(f"\nvideo: {video if args.video else what}, {summary['frames']} frames, "
-          f"torch {torch.__version__}, {os.cpu_count()} CPU cores; app classifier {summary['classifier']}")
+          f"torch {torch.__version__}, {cpu_name()}; app classifier {summary['classifier']}")
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")
     stage_ms = summary["stage_ms"]  # in the app's frame order
     for stage in [*stage_ms, *(s for s in naive_ms if s not in stage_ms)]:
         print(f"{stage:<20}{stage_ms.get(stage, 0):>10.2f}{naive_ms.get(stage, 0):>10.2f}")
     print(f"{'overall FPS':<20}{app_fps:>10.1f}{naive_fps:>10.1f}")
-    print(f"pipeline / naive: {app_fps / naive_fps:.2f}x ({summary['rows']} face rows logged; naive {naive_n} frames)")
+    if naive_n:
+        print(f"pipeline / naive: {app_fps / naive_fps:.2f}x ({summary['rows']} face rows logged; naive {naive_n} "
+              "frames)")
 
 
-def run_app(video: Path, tmp: Path, args: argparse.Namespace) -> dict:
+def app_stats(video: Path, tmp: Path, args: argparse.Namespace) -> dict:
     """run_webcam.py headless on the video, recording and logging as a user would; its --stats-json figures.
     The FPS is the app's own (frames over its loop's time), so starting Python and loading the models
     do not count."""
     stats = tmp / "stats.json"
-    cmd = [sys.executable, str(REPO / "run_webcam.py"), "--source", str(video), "--no-display",
-           "--record", str(tmp / "app.mp4"), "--csv", str(tmp / "app.csv"), "--stats-json", str(stats),
-           "--weights", args.weights, "--precision", args.precision,
-           "--classifier-threads", str(args.classifier_threads), "--mesh-every", str(args.mesh_every)]
+    cmd = ["--source", video, "--no-display", "--record", tmp / "app.mp4", "--csv", tmp / "app.csv",
+           "--stats-json", stats, "--weights", args.weights, "--precision", args.precision,
+           "--classifier-threads", args.classifier_threads, "--mesh-every", args.mesh_every]
     cmd += ["--no-landmarks"] * args.no_landmarks + ["--dashboard"] * args.dashboard
     if args.pipelined is not None:
         cmd.append("--pipelined" if args.pipelined else "--no-pipelined")
     if args.detect_every is not None:
-        cmd += ["--detect-every", str(args.detect_every)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
-    if proc.returncode != 0:
-        sys.exit(f"the app failed (exit {proc.returncode}):\n{proc.stderr.strip()}")
+        cmd += ["--detect-every", args.detect_every]
+    run_app(cmd)
     return json.loads(stats.read_text())
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

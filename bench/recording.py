@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.live import cpu_name
+from bench.harness import cpu_name
 from bench.pipeline import make_video
 
 REPO = Path(__file__).resolve().parent.parent

@@ -288,6 +288,14 @@ def test_bench_refit_table_weights_or_data_it_cannot_use_are_one_line(weights, t
     assert capsys.readouterr().err == f"error: {text.format(tmp=tmp_path)}\n"
 
 
+@pytest.mark.parametrize("bench", [["bench.pipeline", "--frames", "5", "--no-naive", "--weights", "missing.pth"],
+                                   ["bench.live", "--seconds", "0.2", "--", "--weights", "missing.pth"]],
+                         ids=["pipeline", "live"])
+def test_bench_an_app_run_ended_by_a_user_error_ends_the_bench_the_same_way(bench):
+    proc = subprocess.run([sys.executable, "-m", *bench], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (2, "error: missing.pth: weights file not found\n")
+
+
 def test_bench_long_session_a_video_without_frames_is_one_line(tmp_path, capsys):
     from bench import long_session
 
