@@ -57,7 +57,9 @@ def test_after_calibrating_on_a_face_it_reads_neutral_with_higher_probability(fr
     assert during[-1].calibrated == 1  # finished within the recording's frames
     raw_before = np.mean([f.raw_probs[NEUTRAL] for f in before])
     raw_after = np.mean([f.raw_probs[NEUTRAL] for f in after])
-    assert raw_after > raw_before + 0.1
+    # Offsets are bounded in log-probability, so the rise is a factor, whatever the model's confidence:
+    # up to e^2 in neutral's odds against the top class (MAX_OFFSET each way).
+    assert raw_after > 3 * raw_before
     assert after[-1].probs[NEUTRAL] > before[-1].probs[NEUTRAL]
     # Its AU baseline is the recorded rest: the resting face's measured AUs are about zero.
     assert max(after[-1].measured_aus.values()) < 0.15
