@@ -3,6 +3,7 @@
     python -m bench.refit_table --fer ../shared/datasets/fer2013 --wild ../shared/datasets/wild-dev \\
         --weights runs/vgg_head_*/best.pth [--taus 0 0.5 1]
     python -m bench.refit_table ... --weights runs/student/best.pth [--int8]      # whole models
+    python -m bench.refit_table ... --weights A.pth B.pth --taus 0 --average      # and their mean
 
 Checkpoints that are heads refitted by `train.train --init BASE --freeze-features` must share one
 BASE: they then share BASE's convolutional features, which are computed once per image set
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="head refits of one base checkpoint, and whole models")
     p.add_argument("--int8", action="store_true", help="whole models: score their int8 model (the app's on x86)")
     p.add_argument("--taus", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    p.add_argument("--average", action="store_true",
+                   help="one more row: the mean of the whole models' probabilities, each as its checkpoint gives "
+                        "them (one that train.prior adjusted enters adjusted)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache-dir", type=Path, default=None)
     args = p.parse_args(argv)
@@ -100,6 +104,11 @@ def print_table(args: argparse.Namespace) -> None:
     rows = [(base_path, base, True, {"labels": "fer2013", "pixels": "equalised"}, None, [0.0])] if base else []
     rows += [(path, m, refit, m.meta["training"], training_prior(m.meta, path), args.taus)
              for path, m, refit in zip(args.weights, models, refits, strict=True)]
+
+    def truths(pixels: str) -> dict:
+        return {"PublicTest": sets[f"PublicTest {pixels}"][1], "live": sets[f"live {pixels}"][1], "wild": wild_labels}
+
+    averaged = []
     for path, loaded, refit, t, prior, taus in rows:
         net = loaded.model if refit or not args.int8 else load_int8(loaded)
 
@@ -109,23 +118,36 @@ def print_table(args: argparse.Namespace) -> None:
                 return head_probs(net, features, cpu)
             return predict_probs(net, images, loaded.mean, loaded.std, cpu, autocast=not args.int8)
 
+        outputs = {name: probs(sets[f"{name} {t['pixels']}"][0]) for name in ("PublicTest", "live")}
+        outputs["wild"] = probs(wild_inputs)
+        label = f"{path}{' int8' * (args.int8 and not refit)} | {t['labels']} | {t['pixels']}"
+        truth = truths(t["pixels"])
         for tau in taus:
-            def scores(given, split, tau=tau, probs=probs, prior=prior) -> tuple[str, str]:
-                pred = adjust_for_prior(probs(given), prior, tau).argmax(1)
-                voted = split.has_votes()
-                fp = classification_report(split.ferplus_majority()[voted], pred[voted])
-                fer = classification_report(split.labels, pred)
-                return (f"{100 * fp['accuracy']:.1f} / {fp['macro_f1']:.3f}",
-                        f"{100 * fer['accuracy']:.1f} / {fer['macro_f1']:.3f}")
+            print_row(label, tau, {k: adjust_for_prior(v, prior, tau) for k, v in outputs.items()}, truth)
+        if args.average and path != base_path and not refit:
+            averaged.append((outputs, t["pixels"]))
+    if args.average:
+        if len({pixels for _, pixels in averaged}) != 1 or len(averaged) < 2:
+            raise OptionError("--average needs two or more whole models trained on the same pixels")
+        mean = {k: np.mean([outputs[k] for outputs, _ in averaged], axis=0) for k in averaged[0][0]}
+        print_row(f"mean of the {len(averaged)} whole models above | | {averaged[0][1]}", 0.0, mean,
+                  truths(averaged[0][1]))
 
-            pub = scores(*sets[f"PublicTest {t['pixels']}"])
-            live = scores(*sets[f"live {t['pixels']}"])
-            w = classification_report(wild_labels, adjust_for_prior(probs(wild_inputs), prior, tau).argmax(1))
-            recalls = " / ".join(f"{w['per_class'][c]['recall']:.2f}" for c in EMOTIONS)
-            print(f"| {path}{' int8' * (args.int8 and not refit)} | {t['labels']} | {t['pixels']} | {tau:g} "
-                  f"| {pub[0]} | {pub[1]} | {live[0]} | {live[1]} "
-                  f"| {100 * w['accuracy']:.1f} / {w['macro_f1']:.3f} | {recalls} |", flush=True)
 
+def print_row(label: str, tau: float, probs: dict[str, np.ndarray], truth: dict) -> None:
+    """One table row: probs and truth keyed "PublicTest" and "live" (splits) and "wild" (labels)."""
+    cells = []
+    for name in ("PublicTest", "live"):
+        split = truth[name]
+        pred = probs[name].argmax(1)
+        voted = split.has_votes()
+        fp = classification_report(split.ferplus_majority()[voted], pred[voted])
+        fer = classification_report(split.labels, pred)
+        cells += [f"{100 * r['accuracy']:.1f} / {r['macro_f1']:.3f}" for r in (fp, fer)]
+    w = classification_report(truth["wild"], probs["wild"].argmax(1))
+    recalls = " / ".join(f"{w['per_class'][c]['recall']:.2f}" for c in EMOTIONS)
+    print(f"| {label} | {tau:g} | {' | '.join(cells)} | {100 * w['accuracy']:.1f} / {w['macro_f1']:.3f} "
+          f"| {recalls} |", flush=True)
 
 if __name__ == "__main__":
     sys.exit(main())

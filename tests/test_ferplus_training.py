@@ -225,3 +225,35 @@ def test_a_head_refit_teacher_reuses_its_cached_features(fer_plus, tiny_checkpoi
     teacher = load_model(head / "best.pth")
     direct = predict_probs(teacher.model, voted.images, teacher.mean, teacher.std, torch.device("cpu"), autocast=False)
     assert torch.allclose(targets.exp(), torch.from_numpy(direct).clamp(1e-6, 1), atol=2e-2)
+
+
+def test_data_packed_for_a_gpu_machine_trains_as_the_original_does(fer_plus, tiny_checkpoint, tmp_path):
+    from train import device_transfer
+
+    assert device_transfer.cli(["pack", str(fer_plus), str(tmp_path / "packed")]) == 0
+    assert device_transfer.cli(["unpack", str(tmp_path / "packed"), str(tmp_path / "fer2013")]) == 0
+    def training_data(root, cache):
+        return with_original_pixels(with_votes(load(root, cache), root), root)[0]
+
+    here, there = training_data(fer_plus, tmp_path / "a"), training_data(tmp_path / "fer2013", tmp_path / "b")
+    assert sorted(here) == sorted(there)
+    for name in here:
+        assert np.array_equal(here[name].images, there[name].images)
+        assert np.array_equal(here[name].labels, there[name].labels)
+        assert np.array_equal(here[name].votes, there[name].votes)
+
+    (tmp_path / "sweep" / "run1").mkdir(parents=True)
+    shutil.copy(tiny_checkpoint, tmp_path / "sweep" / "run1" / "best.pth")
+    (tmp_path / "back").mkdir()
+    assert device_transfer.cli(["halve", str(tmp_path / "sweep"), str(tmp_path / "back")]) == 0
+    assert device_transfer.cli(["restore", str(tmp_path / "back"), str(tmp_path / "runs")]) == 0
+    before, after = load_model(tiny_checkpoint), load_model(tmp_path / "runs" / "run1" / "best.pth")
+    for (k, a), b in zip(before.model.state_dict().items(), after.model.state_dict().values(), strict=True):
+        assert b.dtype == a.dtype and torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), k
+
+
+def test_packing_data_without_its_originals_is_a_one_line_error(tiny_fer, tmp_path, capsys):
+    from train import device_transfer
+
+    assert device_transfer.cli(["pack", str(tiny_fer), str(tmp_path / "packed")]) == 2
+    assert "original_pixels.npz" in capsys.readouterr().err
