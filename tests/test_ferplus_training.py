@@ -257,3 +257,15 @@ def test_packing_data_without_its_originals_is_a_one_line_error(tiny_fer, tmp_pa
 
     assert device_transfer.cli(["pack", str(tiny_fer), str(tmp_path / "packed")]) == 2
     assert "original_pixels.npz" in capsys.readouterr().err
+
+
+def test_label_agreement_scores_the_fer_plus_majority_against_fer2013s_labels(fer_plus, tiny_fer, tmp_path, capsys):
+    from bench import label_agreement
+
+    assert label_agreement.main(["--fer", str(fer_plus), "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    # Every voted image's majority is its folder's class here, so the two label sets agree fully.
+    assert "Training: 273 of 280 images with a FER+ majority" in out
+    assert "| FER+ majority | FER2013 labels | 100.0% | 1.000 |" in out
+    assert label_agreement.main(["--fer", str(tiny_fer), "--cache-dir", str(tmp_path)]) == 2
+    assert "ferplus_votes.csv" in capsys.readouterr().err
