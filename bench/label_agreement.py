@@ -2,10 +2,11 @@
 
     python -m bench.label_agreement --fer ../shared/datasets/fer2013
 
-A model's argmax cannot agree with both label sets more than they agree with each other. This
-prints, for each split with votes, the FER+ majority scored against FER2013's labels, and the
-reverse: what a model that matched one label set perfectly would score on the other (accuracy and
-macro-F1 are the same both ways; each row's recalls are the other's precisions).
+The closer a model's argmax gets to one label set, the nearer its score on the other comes to what
+the two sets score against each other. This prints, for each split with votes, the FER+ majority
+scored against FER2013's labels, and the reverse: what a model that matched one label set
+perfectly would score on the other (accuracy and macro-F1 are the same both ways; each row's
+recalls are the other's precisions).
 """
 
 from __future__ import annotations
