@@ -73,6 +73,10 @@ def print_table(args: argparse.Namespace) -> None:
         raise OptionError("every --freeze-features refit among --weights must refit the same --init checkpoint")
     base_path = bases.pop() if bases else None
     base = load_model(base_path) if base_path else None
+    whole = [m.meta["training"].get("pixels", "equalised") for m, refit in zip(models, refits, strict=True)
+             if not refit]
+    if args.average and (len(whole) < 2 or len(set(whole)) > 1):
+        raise OptionError("--average needs two or more whole models (not head refits) trained on the same pixels")
 
     def inputs(images: np.ndarray) -> tuple[np.ndarray, torch.Tensor | None]:
         """The images, and the base's features of them where there are refits to score."""
@@ -124,11 +128,9 @@ def print_table(args: argparse.Namespace) -> None:
         truth = truths(t["pixels"])
         for tau in taus:
             print_row(label, tau, {k: adjust_for_prior(v, prior, tau) for k, v in outputs.items()}, truth)
-        if args.average and path != base_path and not refit:
+        if args.average and not refit:
             averaged.append((outputs, t["pixels"]))
     if args.average:
-        if len({pixels for _, pixels in averaged}) != 1 or len(averaged) < 2:
-            raise OptionError("--average needs two or more whole models trained on the same pixels")
         mean = {k: np.mean([outputs[k] for outputs, _ in averaged], axis=0) for k in averaged[0][0]}
         print_row(f"mean of the {len(averaged)} whole models above | | {averaged[0][1]}", 0.0, mean,
                   truths(averaged[0][1]))

@@ -288,6 +288,16 @@ def test_bench_refit_table_weights_or_data_it_cannot_use_are_one_line(weights, t
     assert capsys.readouterr().err == f"error: {text.format(tmp=tmp_path)}\n"
 
 
+@pytest.mark.skipif(not FAST_WEIGHTS.is_file(), reason="models/emotion_cnn_fast.pth not present")
+def test_bench_refit_table_average_of_fewer_than_two_models_is_refused_before_any_scoring(tmp_path, capsys):
+    from bench import refit_table
+
+    args = ["--fer", str(tmp_path), "--wild", str(tmp_path), "--weights", str(FAST_WEIGHTS), "--average"]
+    assert refit_table.main(args) == 2
+    assert capsys.readouterr().err == ("error: --average needs two or more whole models (not head refits) "
+                                       "trained on the same pixels\n")
+
+
 @pytest.mark.parametrize("bench", [["bench.pipeline", "--frames", "5", "--no-naive", "--weights", "missing.pth"],
                                    ["bench.live", "--seconds", "0.2", "--", "--weights", "missing.pth"]],
                          ids=["pipeline", "live"])
