@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from errors import UserError, exit_status
+from models.checkpoint import load_model, read_checkpoint, write_checkpoint
 from train.data import ORIGINALS_FILE, VOTES_FILE
 
 TILE = 32  # faces per mosaic side: 1,536 px squares, which WebP codes well
@@ -84,23 +85,24 @@ def unpack(packed: Path, data: Path) -> None:
 def halve(sweep: Path, out: Path) -> None:
     """Each run's best.pth under sweep as out/<run>.pth with float16 weights."""
     for best in sorted(sweep.glob("*/best.pth")):
-        ckpt = torch.load(best, weights_only=True)
-        ckpt["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-        torch.save(ckpt, out / f"{best.parent.name}.pth")
-        print(f"{best.parent.name}: {(out / f'{best.parent.name}.pth').stat().st_size / 2**20:.1f} MiB")
+        target = out / f"{best.parent.name}.pth"
+        copy_with_weights_as(best, target, torch.float16)
+        print(f"{best.parent.name}: {target.stat().st_size / 2**20:.1f} MiB")
 
 
 def restore(halved: Path, runs: Path) -> None:
     """Each halved <run>.pth as runs/<run>/best.pth in float32, the shipping format train.train writes."""
-    from models.checkpoint import load_model, write_checkpoint
-
     for src in sorted(halved.glob("*.pth")):
-        ckpt = torch.load(src, weights_only=True)
-        ckpt["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
         target = runs / src.stem / "best.pth"
-        write_checkpoint(target, ckpt)
+        copy_with_weights_as(src, target, torch.float32)
         load_model(target)  # fails here, not in a later evaluation, if the file is not a model
         print(f"{src.stem}: {target}")
+
+
+def copy_with_weights_as(src: Path, target: Path, dtype: torch.dtype) -> None:
+    ckpt = read_checkpoint(src)
+    ckpt["state_dict"] = {k: v.to(dtype) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    write_checkpoint(target, ckpt)
 
 
 def write_xz(path: Path, text: str) -> None:
