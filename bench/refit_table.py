@@ -129,11 +129,10 @@ def print_table(args: argparse.Namespace) -> None:
         for tau in taus:
             print_row(label, tau, {k: adjust_for_prior(v, prior, tau) for k, v in outputs.items()}, truth)
         if args.average and not refit:
-            averaged.append((outputs, t["pixels"]))
+            averaged.append(outputs)
     if args.average:
-        mean = {k: np.mean([outputs[k] for outputs, _ in averaged], axis=0) for k in averaged[0][0]}
-        print_row(f"mean of the {len(averaged)} whole models above | | {averaged[0][1]}", 0.0, mean,
-                  truths(averaged[0][1]))
+        mean = {k: np.mean([outputs[k] for outputs in averaged], axis=0) for k in averaged[0]}
+        print_row(f"mean of the {len(averaged)} whole models above | | {whole[0]}", 0.0, mean, truths(whole[0]))
 
 
 def print_row(label: str, tau: float, probs: dict[str, np.ndarray], truth: dict) -> None:
@@ -150,6 +149,7 @@ def print_row(label: str, tau: float, probs: dict[str, np.ndarray], truth: dict)
     recalls = " / ".join(f"{w['per_class'][c]['recall']:.2f}" for c in EMOTIONS)
     print(f"| {label} | {tau:g} | {' | '.join(cells)} | {100 * w['accuracy']:.1f} / {w['macro_f1']:.3f} "
           f"| {recalls} |", flush=True)
+
 
 if __name__ == "__main__":
     sys.exit(main())
