@@ -97,6 +97,34 @@ def test_training_on_votes_and_original_pixels_records_its_data(fer_plus, tmp_pa
     assert sum(t["prior"].values()) == pytest.approx(1) and t["prior"]["neutral"] > t["prior"]["happy"]
 
 
+@pytest.mark.slow
+def test_select_both_picks_the_epoch_by_the_mean_over_both_label_sets(fer_plus, tmp_path, capsys):
+    out = tmp_path / "run"
+    run = ["--data", str(fer_plus), "--out", str(out), "--epochs", "3", "--select", "both",
+           "--cache-dir", str(tmp_path / "c"), *TINY]
+    assert train.cli(run) == 0
+    history = json.loads((out / "history.json").read_text())
+    for row in history:
+        by_labels = row["val_macro_f1_by_labels"]
+        assert set(by_labels) == {"FER2013 labels", "FER+ majority"}
+        assert row["val_score"] == pytest.approx(np.mean(list(by_labels.values())))
+        assert row["val_macro_f1"] == by_labels["FER2013 labels"]  # the training labels' own set comes first
+    meta = read_checkpoint(out / "best.pth")
+    best = max(history, key=lambda r: r["val_score"])
+    assert meta["training"]["select"] == "both" and meta["training"]["epoch"] == best["epoch"]
+    assert meta["metrics"]["PublicTest FER+ majority"]["macro_f1"] == best["val_macro_f1_by_labels"]["FER+ majority"]
+    capsys.readouterr()
+    assert train.cli([*run[:-len(TINY)], "--select", "labels", "--resume", *TINY]) == 2
+    assert capsys.readouterr().err == "error: this run was started with --select both; resume it the same way\n"
+
+
+def test_select_both_without_votes_is_a_one_line_error(tiny_fer, tmp_path, capsys):
+    assert train.cli(["--data", str(tiny_fer), "--out", str(tmp_path / "run"), "--epochs", "1", "--select", "both",
+                      "--cache-dir", str(tmp_path / "c"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "ferplus_votes.csv" in err
+
+
 def test_evaluate_scores_both_label_sets_on_the_checkpoints_pixels(fer_plus, tmp_path):
     out = tmp_path / "run"
     assert train.cli(["--data", str(fer_plus), "--out", str(out), "--epochs", "1", "--labels", "mix",

@@ -17,7 +17,7 @@ def test_sweep_keeps_the_best_run_and_reports_a_failed_one(tiny_fer, tmp_path, c
                       "--run", f"broken={tiny} --widths 8,x"]) == 0
     printed = capsys.readouterr().out
     assert "broken: trial failed (exit 2): error: --widths takes positive whole numbers" in printed
-    assert "small: best selection macro-F1" in printed and "wider: best selection macro-F1" in printed
+    assert "small: best selection score" in printed and "wider: best selection score" in printed
     for name in ("small", "wider"):
         assert (out / name / "best.pth").is_file() and not (out / name / "trial").exists()
         # A budget shorter than one epoch still trains one.

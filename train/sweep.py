@@ -8,7 +8,7 @@ Made for a GPU, which one run of a 48x48 net leaves mostly idle: the runs are tr
 processes working at the same time. A cosine schedule needs its length up front, so each run
 first trains a short trial, all of them at once, to time an epoch under that shared load; each
 real run then gets as many epochs as fit in --minutes. The end prints every run's best
-selection macro-F1 (the score train.train selects on) and copies the best checkpoint to <out>/best.pth.
+selection score (what train.train selects on: --select) and copies the best checkpoint to <out>/best.pth.
 Runs on different --labels select against different label sets, so compare those with train.evaluate.
 """
 
@@ -78,11 +78,16 @@ def launch(runs: list[Run], epochs: dict[str, int], folder: str, args: argparse.
     return codes
 
 
+def selection_score(row: dict) -> float:
+    """What train.train picked its best.pth on (histories from before --select have only the macro-F1)."""
+    return row.get("val_score", row["val_macro_f1"])
+
+
 def best_of(history_path: Path) -> dict | None:
     if not history_path.is_file():
         return None
     history = json.loads(history_path.read_text())
-    return max(history, key=lambda h: h["val_macro_f1"]) if history else None
+    return max(history, key=selection_score) if history else None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -125,14 +130,15 @@ def main(args: argparse.Namespace) -> int:
         if best is None:
             print(f"{run.name}: no finished epoch{status}")
             continue
-        results.append((best["val_macro_f1"], best["val_acc"], run.name))  # ties go to the better accuracy
-        print(f"{run.name}: best selection macro-F1 {best['val_macro_f1']:.4f} (accuracy "
+        score = selection_score(best)
+        results.append((score, best["val_acc"], run.name))  # ties go to the better accuracy
+        print(f"{run.name}: best selection score {score:.4f} (macro-F1 {best['val_macro_f1']:.4f}, accuracy "
               f"{100 * best['val_acc']:.2f}%) at epoch {best['epoch']} of {epochs[run.name]}{status}")
     if not results:
         return 1
-    f1, _, name = max(results)
+    score, _, name = max(results)
     shutil.copy(args.out / name / "best.pth", args.out / "best.pth")
-    print(f"best: {name} (macro-F1 {f1:.4f}), copied to {args.out / 'best.pth'}")
+    print(f"best: {name} (selection score {score:.4f}), copied to {args.out / 'best.pth'}")
     return 0
 
 

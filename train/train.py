@@ -14,6 +14,12 @@ says how contempt, unknown and not-a-face are handled), or a mix of the two. Pix
 the dataset's histogram-equalised JPEGs or FER2013's original pixels. The training prior of the
 targets is stored in the checkpoint, so that `train.prior` can take it out of the logits
 (logit adjustment, Menon et al. 2021).
+
+Model selection (--select): by default each epoch is scored against the training labels' own set
+(the FER+ majority for votes and the mix, FER2013's labels otherwise). The two label sets pull one
+argmax apart (`bench.label_agreement`), so an epoch picked on one of them is that set's most
+partial one; `--select both` picks on the mean of the macro-F1s against both. When the votes are
+at hand, every epoch's history row records both.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +53,7 @@ from train.teacher import check_teacher_files, distillation_loss, soft_targets
 
 SELECTION_SPLITS = ("PublicTest", "test")
 LABELS = ("fer2013", "votes", "mix")
+SELECT = ("labels", "both")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -72,6 +79,10 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "data; images without usable votes are left out), or --mix-weight of the votes and the "
                         "rest FER2013's label")
     p.add_argument("--mix-weight", type=float, default=0.5, help="with --labels mix: the votes' share of the target")
+    p.add_argument("--select", default="labels", choices=SELECT,
+                   help="what picks best.pth: macro-F1 against the training labels' own set (the FER+ majority "
+                        "for votes and the mix, FER2013's labels otherwise), or the mean of the macro-F1s "
+                        "against both")
     p.add_argument("--pixels", default="equalised", choices=PIXELS,
                    help="the dataset's histogram-equalised JPEGs, or FER2013's original pixels "
                         "(original_pixels.npz beside the data; the 159 images without one are left out)")
@@ -236,14 +247,31 @@ def training_targets(train: Split, labels: str, mix_weight: float) -> tuple[Spli
     return train, (mix_weight * train.votes + (1 - mix_weight) * one_hot[keep]).astype(np.float32)
 
 
-def selection_labels(sel: Split, labels: str) -> tuple[Split, str]:
-    """The selection images and labels that model selection scores: FER+ majorities when training on votes
-    (or the mix), FER2013's labels otherwise."""
+@dataclass
+class LabelSet:
+    """One label set that the selection split is scored against each epoch: its rows of the split."""
+    name: str
+    index: np.ndarray
+    labels: np.ndarray
+
+
+def selection_label_sets(sel: Split, labels: str) -> list[LabelSet]:
+    """The label sets each epoch is scored against, the training labels' own first (FER+ majorities for
+    votes and the mix, FER2013's labels otherwise); FER+ majorities only when the votes are loaded."""
+    fer2013 = LabelSet("FER2013 labels", np.arange(len(sel)), sel.labels)
+    voted = np.flatnonzero(sel.has_votes())
+    ferplus = [LabelSet("FER+ majority", voted, sel.ferplus_majority()[voted])] if len(voted) else []
     if labels == "fer2013":
-        return sel, "FER2013 labels"
-    keep = np.flatnonzero(sel.has_votes())
-    chosen = sel.subset(keep)
-    return replace(chosen, labels=chosen.ferplus_majority()), "FER+ majority"
+        return [fer2013, *ferplus]
+    if not ferplus:
+        raise DataError("no selection image has usable FER+ votes")
+    return [*ferplus, fer2013]
+
+
+def selection_score(reports: dict[str, dict], select: str) -> float:
+    """The score best.pth is picked on: the first label set's macro-F1, or the mean over all of them."""
+    f1 = [r["macro_f1"] for r in reports.values()]
+    return f1[0] if select == "labels" else float(np.mean(f1))
 
 
 def face_crops_for(args, train: Split, sel: Split) -> tuple[FaceDetections | None, Split | None]:
@@ -321,7 +349,7 @@ def load_training_data(args) -> tuple[str, dict[str, Split], Split, np.ndarray]:
         print(f"data: {line}")
     if "Training" not in splits or not len(splits["Training"]):
         raise DataError(f"{args.data}: no Training images found")
-    if args.labels != "fer2013":
+    if args.labels != "fer2013" or args.select == "both":
         splits = with_votes(splits, args.data)
     by_pixels = {"equalised": splits}
     if args.pixels == "original":
@@ -368,10 +396,15 @@ def main(args: argparse.Namespace) -> dict:
 
     sel_name, train_by_pixels, sel, targets = load_training_data(args)
     train = train_by_pixels[args.pixels]
-    sel, sel_labels = selection_labels(sel, args.labels)
+    label_sets = selection_label_sets(sel, args.labels)
+    if args.select == "both" and len(label_sets) < 2:
+        raise DataError("--select both needs FER+ votes for the selection images")
+    own = label_sets[0]
+    sel_labels = own.name
     args.batch_size = min(args.batch_size, len(train))
     print(f"data: {len(train)} training images ({args.labels} targets, {args.pixels} pixels), {len(sel)} "
-          f"{sel_name} images for model selection against {sel_labels}; device {device}")
+          f"{sel_name} images for model selection against "
+          f"{' and '.join(s.name for s in label_sets) if args.select == 'both' else sel_labels}; device {device}")
 
     init = load_model(args.init) if args.init else None
     if init:  # its input normalisation comes with its weights
@@ -429,8 +462,11 @@ def main(args: argparse.Namespace) -> dict:
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"])
         start_epoch, history, wall = state["epoch"], state["history"], state["wall_time_s"]
+        started = state.get("select", "labels")
+        if started != args.select:
+            raise OptionError(f"this run was started with --select {started}; resume it the same way")
         best_f1 = state["best_macro_f1"]
-        print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} macro-F1 {best_f1:.4f})")
+        print(f"resumed from {last_path} at epoch {start_epoch} (best {sel_name} score {best_f1:.4f})")
         if not best_path.is_file():
             # last.pth travelled without best.pth (it is not committed): the best weights so far are gone,
             # so select again among the epochs still to run rather than end with no shipping checkpoint.
@@ -438,7 +474,7 @@ def main(args: argparse.Namespace) -> dict:
             best_f1 = -1.0
     teacher_log_probs, teachers = distillation_targets(args, state, train_by_pixels, device, targets)
 
-    live, sel_live = face_crops_for(args, train, sel)
+    live, sel_live = face_crops_for(args, train, replace(sel.subset(own.index), labels=own.labels))
     train_features = sel_features = None
     if args.freeze_features and args.no_augment and not args.face_crops:
         t0 = time.time()
@@ -460,29 +496,35 @@ def main(args: argparse.Namespace) -> dict:
                                 mean, std, device, gen, epoch, teacher_log_probs, live, train_features)
         probs = (head_probs(model, sel_features, device) if sel_features is not None
                  else predict_probs(model, sel.images, mean, std, device))
-        val = classification_report(sel.labels, probs.argmax(1))
+        reports = {s.name: classification_report(s.labels, probs[s.index].argmax(1)) for s in label_sets}
+        val, score = reports[own.name], selection_score(reports, args.select)
         live_acc = None
         if sel_live is not None:
             live_probs = predict_probs(model, sel_live.images, mean, std, device)
             live_acc = classification_report(sel_live.labels, live_probs.argmax(1))["accuracy"]
         wall += time.time() - t0
-        row = {"epoch": epoch + 1, **stats, "val_loss": evaluation_loss(probs, sel.labels),
-               "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"], "val_live_acc": live_acc,
-               "seconds": time.time() - t0}
+        row = {"epoch": epoch + 1, **stats, "val_loss": evaluation_loss(probs[own.index], own.labels),
+               "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"],
+               "val_macro_f1_by_labels": {k: r["macro_f1"] for k, r in reports.items()},
+               "val_score": score, "val_live_acc": live_acc, "seconds": time.time() - t0}
         history.append(row)
-        improved = val["macro_f1"] > best_f1
+        improved = score > best_f1
         if improved:
-            best_f1 = val["macro_f1"]
+            best_f1 = score
             training = {"command": command, "data": str(args.data), "train_images": len(train),
                         "labels": args.labels, "pixels": args.pixels,
                         "prior": {c: round(float(p), 6) for c, p in zip(EMOTIONS, prior, strict=True)},
-                        "selection_split": sel_name, "selection_labels": sel_labels, "epoch": epoch + 1,
+                        "selection_split": sel_name, "selection_labels": sel_labels, "select": args.select,
+                        "epoch": epoch + 1,
                         "epochs": args.epochs, "wall_time_s": round(wall, 1), "seed": args.seed,
                         "device": str(device), "torch": torch.__version__, "augment": asdict(aug) if aug else None,
                         "distillation": {"teachers": teachers, "weight": args.distill_weight,
                                          "temperature": args.distill_temperature} if teachers else None,
                         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
             metrics = {sel_name: {**val, "labels": sel_labels}}
+            for other, report in reports.items():
+                if other != own.name:
+                    metrics[f"{sel_name} {other}"] = {**report, "labels": other}
             if live_acc is not None:
                 metrics[f"{sel_name} live crops"] = {"accuracy": live_acc, "n": len(sel_live)}
             save_checkpoint(best_path, model, cfg, mean, std, training, metrics)
@@ -490,7 +532,7 @@ def main(args: argparse.Namespace) -> dict:
                     "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
                     "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None, "epoch": epoch + 1,
-                    "best_macro_f1": best_f1, "history": history, "wall_time_s": wall,
+                    "best_macro_f1": best_f1, "select": args.select, "history": history, "wall_time_s": wall,
                     "teacher_log_probs": teacher_log_probs, "teachers": teachers},
                    out / "last.tmp")
         os.replace(out / "last.tmp", last_path)
@@ -498,13 +540,15 @@ def main(args: argparse.Namespace) -> dict:
         if epoch + 1 == args.epochs or time.time() - plotted > 60:  # a plot can outlast a GPU epoch
             plot_curves(history, out / "curves.png", sel_name)
             plotted = time.time()
+        others = "".join(f" | {k} macro-F1 {r['macro_f1']:.4f}" for k, r in reports.items() if k != own.name)
         line = (f"epoch {epoch + 1}/{args.epochs}: train loss {stats['train_loss']:.3f} acc {stats['train_acc']:.4f} | "
                 f"{sel_name} ({sel_labels}) loss {row['val_loss']:.3f} acc {val['accuracy']:.4f} "
-                f"macro-F1 {val['macro_f1']:.4f}"
+                f"macro-F1 {val['macro_f1']:.4f}{others}"
                 f"{f' | live crops acc {live_acc:.4f}' if live_acc is not None else ''}"
                 f"{' *best' if improved else ''} | {row['seconds']:.0f}s")
         epochs_bar.write(line) if not args.quiet else print(line, flush=True)
-    print(f"done: best {sel_name} macro-F1 {best_f1:.4f}; weights in {best_path}")
+    print(f"done: best {sel_name} {'macro-F1' if args.select == 'labels' else 'mean macro-F1'} {best_f1:.4f}; "
+          f"weights in {best_path}")
     return {"best_macro_f1": best_f1, "best_path": str(best_path), "history": history}
 
 
