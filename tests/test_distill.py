@@ -1,13 +1,15 @@
-"""Knowledge distillation: soft targets from a real (tiny) trained checkpoint, the loss, and resume."""
+"""Knowledge distillation: soft targets from a real (tiny) trained checkpoint, the loss, resume, and soft
+targets carried in a file (train.soft_targets)."""
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from models.checkpoint import read_checkpoint
 from tests.conftest import TINY
-from train import train
+from train import soft_targets, train
 from train.teacher import distillation_loss, file_sha256
 
 
@@ -63,3 +65,39 @@ def test_unusable_teacher_is_one_line_error(tiny_fer, tmp_path, capsys):
     assert train.cli([*base, "--teacher", str(tmp_path / "missing.pth")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2 and "not a readable checkpoint" in lines[0] and "not found" in lines[1]
+
+
+def test_soft_targets_from_a_file_train_exactly_as_the_teacher_does(tiny_fer, tiny_checkpoint, tmp_path, capsys):
+    soft = tmp_path / "soft"  # no .npz suffix: the file is still written where asked
+    assert soft_targets.cli(["--data", str(tiny_fer), "--teacher", str(tiny_checkpoint), "--out", str(soft),
+                             "--cache-dir", str(tmp_path / "c")]) == 0
+    assert soft.is_file() and "soft targets of 1 teacher(s) for 280 training images" in capsys.readouterr().out
+    base = ["--data", str(tiny_fer), "--epochs", "1", "--cache-dir", str(tmp_path / "c"), *TINY]
+    assert train.cli([*base, "--out", str(tmp_path / "teacher"), "--teacher", str(tiny_checkpoint)]) == 0
+    assert train.cli([*base, "--out", str(tmp_path / "file"), "--soft-targets", str(soft)]) == 0
+    by_teacher, by_file = (torch.load(tmp_path / run / "last.pth", weights_only=True) for run in ("teacher", "file"))
+    assert torch.equal(by_teacher["teacher_log_probs"], by_file["teacher_log_probs"])
+    assert by_teacher["teachers"] == by_file["teachers"]
+    for name, weight in by_teacher["model"].items():
+        assert torch.equal(weight, by_file["model"][name]), name
+
+
+def test_soft_targets_that_miss_training_images_are_a_one_line_error(tiny_fer, tiny_checkpoint, tmp_path, capsys):
+    soft = tmp_path / "soft.npz"
+    assert soft_targets.cli(["--data", str(tiny_fer), "--teacher", str(tiny_checkpoint), "--out", str(soft),
+                             "--cache-dir", str(tmp_path / "c")]) == 0
+    with np.load(soft) as z:  # one training image short, as a file written for other data would be
+        np.savez(soft, key=z["key"][1:], log_probs=z["log_probs"][1:], teachers=z["teachers"])
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a file of soft targets")
+    base = ["--data", str(tiny_fer), "--out", str(tmp_path / "s"), "--epochs", "1", "--cache-dir", str(tmp_path / "c"),
+            *TINY]
+    capsys.readouterr()
+    assert train.cli([*base, "--soft-targets", str(soft)]) == 2
+    assert train.cli([*base, "--soft-targets", str(junk)]) == 2
+    assert train.cli([*base, "--soft-targets", str(tmp_path / "missing.npz")]) == 2
+    assert train.cli([*base, "--soft-targets", str(junk), "--teacher", str(tiny_checkpoint)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4 and "no soft target for 1 of the 280 training images" in lines[0]
+    assert "not a soft-targets file" in lines[1] and "not found" in lines[2]
+    assert lines[3] == "error: give --teacher or --soft-targets, not both"

@@ -12,6 +12,7 @@ forward pass of its (large) network at all.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,13 @@ def soft_targets(paths: list[str | os.PathLike], images: dict[str, np.ndarray], 
     (else the first kind given). CheckpointError if a teacher is unusable."""
     if not paths:
         raise ValueError("no teacher checkpoints given")
+    # Building the teachers draws from torch's global generator: keep the student's draws (dropout) the
+    # same whether its soft targets come from here or from a file (train.soft_targets).
+    with torch.random.fork_rng(devices=[]):
+        return _mean_of_teachers(paths, images, device, cache_dir)
+
+
+def _mean_of_teachers(paths, images, device, cache_dir) -> SoftTargets:
     total = None
     teachers = []
     for path in paths:
@@ -77,6 +85,31 @@ def soft_targets(paths: list[str | os.PathLike], images: dict[str, np.ndarray], 
         teachers.append(Teacher(str(path), file_sha256(path), accuracy))
     mean = np.clip(total / len(paths), 1e-6, 1.0)
     return SoftTargets(torch.from_numpy(np.log(mean).astype(np.float32)), tuple(teachers))
+
+
+def write_soft_targets(path: str | os.PathLike, keys: list[str], soft: SoftTargets) -> None:
+    """The soft targets of the images named by `keys` (their paths within the dataset), with the teachers' record."""
+    with open(path, "wb") as f:  # a file object: np.savez would add ".npz" to a name without it
+        np.savez_compressed(f, key=np.array(keys), log_probs=soft.log_probs.numpy(),
+                            teachers=np.array(json.dumps(soft.describe())))
+
+
+def read_soft_targets(path: str | os.PathLike, keys: list[str]) -> SoftTargets:
+    """The soft targets written by write_soft_targets, in the order of `keys`. CheckpointError if the
+    file is unreadable or lacks any of them (written for other images or pixels)."""
+    try:
+        with np.load(path) as z:
+            stored, log_probs, teachers = z["key"].tolist(), z["log_probs"], json.loads(str(z["teachers"]))
+    except (OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: not a soft-targets file written by train.soft_targets ({e})") from None
+    index = {k: i for i, k in enumerate(stored)}
+    missing = [k for k in keys if k not in index]
+    if missing:
+        raise CheckpointError(f"{path}: no soft target for {len(missing)} of the {len(keys)} training images "
+                              f"(first: {missing[0]}); write it for the same data and --pixels")
+    rows = np.array([index[k] for k in keys], dtype=np.int64)
+    return SoftTargets(torch.from_numpy(log_probs[rows].astype(np.float32)),
+                       tuple(Teacher(t["path"], t["sha256"], t["selection_accuracy"]) for t in teachers))
 
 
 def distillation_loss(logits: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -44,12 +44,12 @@ from models.checkpoint import load_model, save_checkpoint
 from models.device import autocast_for, resolve_device
 from models.emotion_cnn import ARCHITECTURES, ModelConfig, build_model
 from train.augment import AugmentConfig, augment_batch
-from train.data import PIXELS, DataError, LoadReport, Split, load, with_original_pixels, with_votes
+from train.data import PIXELS, DataError, LoadReport, Split, load, relative_key, with_original_pixels, with_votes
 from train.face_crops import FaceDetections, cached_detections, crop_detected
 from train.frozen import cached_features, head_probs
 from train.metrics import classification_report
 from train.predict import predict_probs
-from train.teacher import check_teacher_files, distillation_loss, soft_targets
+from train.teacher import check_teacher_files, distillation_loss, read_soft_targets, soft_targets
 
 SELECTION_SPLITS = ("PublicTest", "test")
 LABELS = ("fer2013", "votes", "mix")
@@ -95,6 +95,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "statistics stay as they are)")
     p.add_argument("--teacher", action="append", default=[], metavar="CHECKPOINT",
                    help="distil from this trained checkpoint (repeat for an ensemble of teachers)")
+    p.add_argument("--soft-targets", metavar="FILE",
+                   help="distil from teachers' soft targets written by train.soft_targets (for a machine the "
+                        "teacher checkpoints cannot travel to); instead of --teacher")
     p.add_argument("--distill-weight", type=float, default=0.5,
                    help="share of the loss given to matching the teachers (the rest: the labels)")
     p.add_argument("--distill-temperature", type=float, default=2.0)
@@ -319,24 +322,29 @@ def plot_curves(history: list[dict], path: Path, selection_name: str) -> None:
 def distillation_targets(args, state: dict, train_by_pixels: dict[str, Split], device,
                          targets: np.ndarray) -> tuple[torch.Tensor | None, list[dict]]:
     """The teachers' soft targets: computed for a new run (each teacher on the pixels it was trained
-    on), taken from last.pth on --resume, so a resumed run neither needs the teacher files nor sees
-    different targets."""
+    on) or read from --soft-targets, taken from last.pth on --resume, so a resumed run neither needs
+    the teacher files nor sees different targets."""
     n = len(targets)
     saved = state.get("teacher_log_probs") if state else None
-    if state and (saved is not None) != bool(args.teacher):
+    if state and (saved is not None) != bool(args.teacher or args.soft_targets):
         started = "with" if saved is not None else "without"
         raise OptionError(f"this run was started {started} --teacher; resume it the same way")
     if saved is not None:
         if len(saved) != n:
             raise UserError(f"last.pth holds soft targets for {len(saved)} images, the data has {n}")
         return saved, state["teachers"]
-    if not args.teacher:
-        return None, []
     t0 = time.time()
-    soft = soft_targets(args.teacher, {k: s.images for k, s in train_by_pixels.items()}, device, args.cache_dir)
+    if args.soft_targets:
+        soft = read_soft_targets(args.soft_targets, [relative_key(p) for p in train_by_pixels[args.pixels].paths])
+        source = f"{args.soft_targets} ({len(soft.teachers)} teacher(s))"
+    elif args.teacher:
+        soft = soft_targets(args.teacher, {k: s.images for k, s in train_by_pixels.items()}, device, args.cache_dir)
+        source = f"{len(args.teacher)} checkpoint(s)"
+    else:
+        return None, []
     agree = (soft.log_probs.argmax(1).numpy() == targets.argmax(1)).mean()
-    print(f"teachers: {len(args.teacher)} checkpoint(s), soft targets for {n} images in "
-          f"{time.time() - t0:.0f}s; their top class agrees with the target's on {agree:.1%}", flush=True)
+    print(f"teachers: {source}, soft targets for {n} images in {time.time() - t0:.0f}s; "
+          f"their top class agrees with the target's on {agree:.1%}", flush=True)
     return soft.log_probs, soft.describe()
 
 
@@ -386,8 +394,12 @@ def main(args: argparse.Namespace) -> dict:
     if args.freeze_features and not args.init:
         raise OptionError("--freeze-features needs --init (features to keep)")
     torch.backends.cudnn.benchmark = True  # every training batch has the same shape: tune the kernels once
+    if args.teacher and args.soft_targets:
+        raise OptionError("give --teacher or --soft-targets, not both")
     if not args.resume:  # a resumed run takes its soft targets from last.pth
         check_teacher_files(args.teacher)
+        if args.soft_targets and not Path(args.soft_targets).is_file():
+            raise UserError(f"{args.soft_targets}: soft-targets file not found")
     out = Path(args.out)
     try:  # before the data: a run that cannot write its checkpoints fails now, not after an epoch
         out.mkdir(parents=True, exist_ok=True)
