@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from errors import UserError
+from errors import UserError, exit_status
 from models.device import resolve_device
 from train.data import PIXELS, relative_key
 from train.teacher import check_teacher_files, soft_targets, write_soft_targets
@@ -58,13 +58,7 @@ def main(args: argparse.Namespace) -> None:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    args = get_args_parser().parse_args(argv)
-    try:
-        main(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(main, get_args_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
