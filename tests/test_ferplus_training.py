@@ -113,6 +113,7 @@ def test_select_both_picks_the_epoch_by_the_mean_over_both_label_sets(fer_plus, 
     best = max(history, key=lambda r: r["val_score"])
     assert meta["training"]["select"] == "both" and meta["training"]["epoch"] == best["epoch"]
     assert meta["metrics"]["PublicTest FER+ majority"]["macro_f1"] == best["val_macro_f1_by_labels"]["FER+ majority"]
+    assert meta["metrics"]["PublicTest"]["labels"] == "FER2013 labels"
     capsys.readouterr()
     assert train.cli([*run[:-len(TINY)], "--select", "labels", "--resume", *TINY]) == 2
     assert capsys.readouterr().err == "error: this run was started with --select both; resume it the same way\n"

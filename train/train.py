@@ -533,10 +533,9 @@ def main(args: argparse.Namespace) -> dict:
                         "distillation": {"teachers": teachers, "weight": args.distill_weight,
                                          "temperature": args.distill_temperature} if teachers else None,
                         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-            metrics = {sel_name: {**val, "labels": sel_labels}}
-            for other, report in reports.items():
-                if other != own.name:
-                    metrics[f"{sel_name} {other}"] = {**report, "labels": other}
+            # Named as train.quantize names them: "PublicTest" FER2013's labels, "PublicTest FER+ majority".
+            metrics = {f"{sel_name}{' FER+ majority' if name == 'FER+ majority' else ''}": {**report, "labels": name}
+                       for name, report in reports.items()}
             if live_acc is not None:
                 metrics[f"{sel_name} live crops"] = {"accuracy": live_acc, "n": len(sel_live)}
             save_checkpoint(best_path, model, cfg, mean, std, training, metrics)
