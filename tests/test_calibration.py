@@ -87,7 +87,7 @@ def test_a_neutral_photo_calibrates_every_face_of_an_image_source(tmp_path):
         before = plain.process(astronaut_face_bgr()).faces[0]
         after = calibrated.process(astronaut_face_bgr()).faces[0]
     assert after.calibrated == 1 and before.calibrated == 0
-    assert after.raw_probs[NEUTRAL] > before.raw_probs[NEUTRAL] + 0.1
+    assert after.raw_probs[NEUTRAL] > 3 * before.raw_probs[NEUTRAL]  # a factor: offsets are bounded in log space
 
 
 def test_neutral_photo_errors_raise_one_line(tmp_path):
