@@ -256,14 +256,15 @@ class LabelSet:
     name: str
     index: np.ndarray
     labels: np.ndarray
+    metrics_suffix: str  # its checkpoint metrics' name after the split's, as train.quantize names them
 
 
 def selection_label_sets(sel: Split, labels: str) -> list[LabelSet]:
     """The label sets each epoch is scored against, the training labels' own first (FER+ majorities for
     votes and the mix, FER2013's labels otherwise); FER+ majorities only when the votes are loaded."""
-    fer2013 = LabelSet("FER2013 labels", np.arange(len(sel)), sel.labels)
+    fer2013 = LabelSet("FER2013 labels", np.arange(len(sel)), sel.labels, "")
     voted = np.flatnonzero(sel.has_votes())
-    ferplus = [LabelSet("FER+ majority", voted, sel.ferplus_majority()[voted])] if len(voted) else []
+    ferplus = [LabelSet("FER+ majority", voted, sel.ferplus_majority()[voted], " FER+ majority")] if len(voted) else []
     if labels == "fer2013":
         return [fer2013, *ferplus]
     if not ferplus:
@@ -533,9 +534,7 @@ def main(args: argparse.Namespace) -> dict:
                         "distillation": {"teachers": teachers, "weight": args.distill_weight,
                                          "temperature": args.distill_temperature} if teachers else None,
                         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
-            # Named as train.quantize names them: "PublicTest" FER2013's labels, "PublicTest FER+ majority".
-            metrics = {f"{sel_name}{' FER+ majority' if name == 'FER+ majority' else ''}": {**report, "labels": name}
-                       for name, report in reports.items()}
+            metrics = {sel_name + s.metrics_suffix: {**reports[s.name], "labels": s.name} for s in label_sets}
             if live_acc is not None:
                 metrics[f"{sel_name} live crops"] = {"accuracy": live_acc, "n": len(sel_live)}
             save_checkpoint(best_path, model, cfg, mean, std, training, metrics)
