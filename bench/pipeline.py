@@ -2,12 +2,13 @@
 
     python -m bench.pipeline [--frames 300] [--faces N] [--no-landmarks] [--mesh-every N] [--video PATH] [--precision P]
                              [--classifier-threads N] [--dashboard] [--size WxH] [--[no-]pipelined]
-                             [--detect-every N] [--no-naive]
+                             [--detect-every N] [--no-naive] [--no-record]
 
 Runs the app as a user would, in its own process (`run_webcam.py --source VIDEO --no-display --record
 ... --csv ... --stats-json ...`: decode, detect, track, landmarks (with head pose and gaze), crop,
 classify, affect (measured AUs, the mapping to AUs and valence/arousal), temporal (smoothing,
-filtering), draw, encode to an .mp4 and the CSV log), and reads its per-stage medians from the JSON that
+filtering), draw, encode to an .mp4 and the CSV log; `--no-record`: the CSV log alone, as a
+study that only wants the numbers runs it), and reads its per-stage medians from the JSON that
 `--stats-json` writes; and, in this process, a naive loop that does what a first attempt would:
 decode, detect, then per face crop + classify one at a time with the unfused model and PyTorch's
 default threads, draw, encode (no landmarks, so its figure is the old pipeline's floor, not a
@@ -134,6 +135,8 @@ def main() -> int:
                    help="the app's --pipelined / --no-pipelined: faces found in a second process (default: the app's)")
     p.add_argument("--detect-every", type=int, help="the app's --detect-every (default: the app's)")
     p.add_argument("--no-naive", action="store_true", help="skip the naive loop (the app's figures only)")
+    p.add_argument("--no-record", action="store_true",
+                   help="the app logs the CSV without recording the annotated video (analysis only)")
     args = p.parse_args()
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -158,7 +161,7 @@ def run(args: argparse.Namespace, size: tuple[int, int]) -> None:
         summary = app_stats(video, tmp, args)
     app_fps = summary["fps"]
     what = (f"{size[0]}x{size[1]} generated, {args.faces} face{'s' if args.faces > 1 else ''}"
-            + (", dashboard drawn" if args.dashboard else ""))
+            + (", dashboard drawn" if args.dashboard else "") + (", CSV only (no recording)" if args.no_record else ""))
     print(f"\nvideo: {video if args.video else what}, {summary['frames']} frames, "
           f"torch {torch.__version__}, {cpu_name()}; app classifier {summary['classifier']}")
     print(f"{'stage (median ms)':<20}{'pipeline':>10}{'naive':>10}")
@@ -176,10 +179,12 @@ def app_stats(video: Path, tmp: Path, args: argparse.Namespace) -> dict:
     The FPS is the app's own (frames over its loop's time), so starting Python and loading the models
     do not count."""
     stats = tmp / "stats.json"
-    cmd = ["--source", video, "--no-display", "--record", tmp / "app.mp4", "--csv", tmp / "app.csv",
-           "--stats-json", stats, "--weights", args.weights, "--precision", args.precision,
+    cmd = ["--source", video, "--no-display", "--csv", tmp / "app.csv", "--stats-json", stats,
+           "--weights", args.weights, "--precision", args.precision,
            "--classifier-threads", args.classifier_threads, "--mesh-every", args.mesh_every]
     cmd += ["--no-landmarks"] * args.no_landmarks + ["--dashboard"] * args.dashboard
+    if not args.no_record:
+        cmd += ["--record", tmp / "app.mp4"]
     if args.pipelined is not None:
         cmd.append("--pipelined" if args.pipelined else "--no-pipelined")
     if args.detect_every is not None:

@@ -232,7 +232,7 @@ class App:
         self.timer.add("draw", time.perf_counter() - t0)
         return canvas
 
-    def emit(self, result: FrameResult, canvas: np.ndarray) -> None:
+    def emit(self, result: FrameResult, canvas: np.ndarray | None) -> None:
         t0 = time.perf_counter()
         if self.recorder is not None:
             h, w = result.image.shape[:2]
@@ -393,7 +393,8 @@ class App:
                     self.summary.ended_by = self.source.ended_by or "end of input"
                     break
                 result.skipped_frames = captured.skipped_frames
-                canvas = self.render(result)
+                # Headless and not recording, nobody would see the drawing: the log needs none.
+                canvas = self.render(result) if self.cfg.display or self.recorder is not None else None
                 self.emit(result, canvas)
                 if self.source.stills:
                     print_still_summary(result)
