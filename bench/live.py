@@ -1,7 +1,7 @@
 """The live loop's pace: a 30 FPS clip played as a camera would be (`run_webcam.py --live`), headless.
 
     python -m bench.live [--seconds 20] [--faces N] [--video PATH] [--analysis-delay MS] [--avx2] [--runs N]
-                         [-- APP ARGS...]
+                         [--record-as .webm] [-- APP ARGS...]
 
 Runs the app as a user would, in its own process (`run_webcam.py --source CLIP --live --no-display
 --record ... --csv ... --stats-json ...`), and reads back what it did: the loop's FPS (frames shown,
@@ -13,7 +13,8 @@ medians, and how long the recording lasts against the clip.
 --avx2 limits PyTorch to AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2), as on the
 slowest target CPU; MediaPipe has no such switch, so --analysis-delay MS adds what its stages
 take more there (measured on the AVX2-only EPYC: detect 7.0 and landmarks 24.2 ms a frame against
-the figures this machine prints) to each analysis.
+the figures this machine prints) to each analysis. --record-as picks the recording's kind by its
+extension (.mp4 by default; .webm is VP8, the one a web browser plays; realtime/outputs/record.py).
 Arguments after `--` go to run_webcam.py (e.g. `-- --mesh-every 2`, `-- --weights models/emotion_cnn_fast.pth`).
 """
 
@@ -30,6 +31,7 @@ import cv2
 
 from bench.harness import cpu_name, run_app
 from bench.pipeline import make_video
+from realtime.outputs.record import FOURCC
 
 
 def frames_in(path: Path) -> int:
@@ -43,7 +45,7 @@ def frames_in(path: Path) -> int:
 
 def run_once(video: Path, tmp: Path, args: argparse.Namespace, app_args: list[str]) -> dict:
     env = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"} if args.avx2 else {}
-    stats, rec = tmp / "stats.json", tmp / "rec.mp4"
+    stats, rec = tmp / "stats.json", tmp / f"rec{args.record_as}"
     run_app(["--source", video, "--live", "--no-display", "--record", rec, "--csv", tmp / "log.csv",
              "--stats-json", stats, "--analysis-delay", args.analysis_delay, *app_args], env)
     result = json.loads(stats.read_text())
@@ -63,6 +65,7 @@ def main() -> None:
                    help="added to each analysis, emulating a slower CPU")
     p.add_argument("--avx2", action="store_true", help="PyTorch limited to AVX2 (MediaPipe cannot be)")
     p.add_argument("--runs", type=int, default=1, help="runs; the medians of each figure are printed")
+    p.add_argument("--record-as", default=".mp4", choices=sorted(FOURCC), help="the recording's extension")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -79,7 +82,8 @@ def main() -> None:
     print(f"\nclip: {what}, {clip_frames} frames; {cpu_name()}; classifier {runs[0]['classifier']}"
           + ("; PyTorch limited to AVX2" if args.avx2 else "")
           + (f"; +{args.analysis_delay:g} ms per analysis" if args.analysis_delay else "")
-          + (f"; app args: {' '.join(app_args)}" if app_args else "") + f"; {args.runs} run(s), medians")
+          + (f"; app args: {' '.join(app_args)}" if app_args else "") + f"; recorded as {args.record_as}"
+          + f"; {args.runs} run(s), medians")
     print(f"{'loop FPS (frames shown)':<42}{med('fps'):>8.1f}")
     print(f"{'frames shown / clip frames':<42}{med('frames'):>8.0f} / {clip_frames}")
     print(f"{'analyses per second (emotion, AUs, VA)':<42}{med('analysis_rate'):>8.1f}")

@@ -16,8 +16,8 @@ from errors import UserError
 # OpenCV's bundled FFmpeg writes MPEG-4 Part 2 into .mp4 and Motion-JPEG into .avi on every platform,
 # and VP8 into .webm, the one kind of these a web browser plays. The wheel (opencv-contrib-python 5.1)
 # has no H.264, HEVC or AV1 encoder; VP9 goes into .mp4 but at 200+ ms a frame. Per 640x480 frame
-# (bench/README.md, "Recording"): mp4v 2-8 ms, VP8 ~50 ms, so .webm cannot keep a live 30 FPS on a
-# 2-core CPU and .mp4 stays the default.
+# (bench/README.md, "Recording"): mp4v 1-8 ms, VP8 15-50 ms, which halves a headless run's rate and
+# holds a live 30 FPS only on the faster CPUs, so .mp4 stays the default.
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG", ".webm": "VP80"}
 # OpenCV's writer reports no failed write, and an .mp4 whose index cannot be written at the end
 # does not play at all: so the recording stops, finalised, while this much space is still free.
