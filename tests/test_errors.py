@@ -321,3 +321,16 @@ def test_bench_report_memory_a_video_without_faces_is_one_line(tmp_path, monkeyp
     monkeypatch.setattr(report_memory, "analyze_video", lambda video: [])  # what a clip with no face gives
     assert report_memory.main(["--video", str(tmp_path / "clip.mp4")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'clip.mp4'}: no face found\n"
+
+
+@pytest.mark.skipif(not FAST_WEIGHTS.is_file(), reason="models/emotion_cnn_fast.pth not present")
+@pytest.mark.parametrize(("weights", "text"), [
+    (FAST_WEIGHTS, "{tmp}/test: no such file or folder"),
+    ("missing.pth", "missing.pth: weights file not found"),
+])
+def test_bench_label_frontier_weights_or_data_it_cannot_use_are_one_line(weights, text, tmp_path, capsys):
+    from bench import label_frontier
+
+    args = ["--fer", str(tmp_path), "--wild", str(tmp_path), "--weights", str(FAST_WEIGHTS), str(weights)]
+    assert label_frontier.main(args) == 2
+    assert capsys.readouterr().err == f"error: {text.format(tmp=tmp_path)}\n"
