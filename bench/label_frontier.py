@@ -120,8 +120,9 @@ def print_frontier(args: argparse.Namespace) -> None:
           f"FER2013 macro-F1 {f1:.3f}")
     halves = np.array_split(np.random.default_rng(args.seed).permutation(len(public)), 2)
     for fold, (fit_on, score_on) in enumerate((halves, halves[::-1]), 1):
-        offsets = fit_offsets(logits, Scorer(public.ferplus_majority(), public.labels, fit_on), args.floor)
-        fitted = Scorer(public.ferplus_majority(), public.labels, fit_on)(logits + offsets)
+        fit_scorer = Scorer(public.ferplus_majority(), public.labels, fit_on)
+        offsets = fit_offsets(logits, fit_scorer, args.floor)
+        fitted = fit_scorer(logits + offsets)
         held_out = Scorer(public.ferplus_majority(), public.labels, score_on)(logits + offsets)
         print(f"per-class offsets, fold {fold}: fitted half {100 * fitted[0]:.1f}% / {fitted[1]:.3f}, "
               f"held-out half FER+ majority {100 * held_out[0]:.1f}%, FER2013 macro-F1 {held_out[1]:.3f} "
