@@ -3,6 +3,7 @@ predicted (valence, arousal) lies in the quadrant of that class's circumplex poi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,10 @@ def test_check_scores_a_checkpoint_on_the_pixels_it_was_trained_on(tmp_path):
     # out, and its score is the one recorded for it (on the equalised JPEGs it would be another).
     assert sum(r.n for r in rows) == 3579
     recorded = read_checkpoint(FAST_WEIGHTS)["metrics"]["PublicTest"]["accuracy"]
-    assert f"(accuracy {recorded:.1%})" in report
+    # Recorded in bf16 on an AVX-512-BF16 CPU; fp32 elsewhere moves it a few faces (63.4% against 63.2% on
+    # an AVX2-only EPYC), as in tests/test_model_accuracy.py.
+    reported = float(re.search(r"\(accuracy ([0-9.]+)%\)", report).group(1)) / 100
+    assert reported == pytest.approx(recorded, abs=0.005)
 
 
 # Classes whose mean is known to miss its quadrant with the shipped model; each has its own strict xfail below.
