@@ -1,11 +1,14 @@
 """Shared fixtures."""
 
+import hashlib
+import os
 import shutil
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from filelock import FileLock
 from skimage import data as skdata
 
 from models import EMOTIONS
@@ -62,11 +65,18 @@ def tiny_checkpoint(tiny_fer, tmp_path_factory):
 @pytest.fixture(scope="session")
 def public_test_probs(tmp_path_factory):
     """weights -> (FER2013 PublicTest in the pixels that checkpoint was trained on, its fp32 probabilities
-    on it), each computed once per session: several slow tests score the shipped models there, and one
-    pass takes about a minute."""
+    on it), each computed once per test run: several slow tests in different files score the shipped
+    models there, and one pass takes about a minute (on an AVX2-only CPU). Under pytest-xdist the test
+    processes share the probabilities through the run's temporary folder, the first one computing
+    them while the others wait (`--dist loadgroup` would keep the tests together instead, but it stopped
+    grouping with pytest 9.2: pytest-xdist#1386)."""
     cache_dir = tmp_path_factory.mktemp("fer_cache")
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else cache_dir
     splits: dict[str, Split] = {}
     probs: dict[str, np.ndarray] = {}
+
+    def compute(loaded, split: Split) -> np.ndarray:
+        return predict_probs(loaded.model, split.images, loaded.mean, loaded.std, torch.device("cpu"))
 
     def get(weights) -> tuple[Split, np.ndarray]:
         loaded = load_model(weights)
@@ -75,8 +85,12 @@ def public_test_probs(tmp_path_factory):
             splits["equalised"] = load(FER_TEST, cache_dir)["PublicTest"]
         if pixels not in splits:
             splits[pixels] = with_original_pixels({"p": splits["equalised"]}, FER_ROOT)[0]["p"]
-        if str(weights) not in probs:
-            probs[str(weights)] = predict_probs(loaded.model, splits[pixels].images, loaded.mean, loaded.std,
-                                                torch.device("cpu"))
-        return splits[pixels], probs[str(weights)]
+        key = str(weights)
+        if key not in probs:
+            path = shared / f"publictest_probs_{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
+            with FileLock(f"{path}.lock"):
+                if not path.is_file():
+                    np.save(path, compute(loaded, splits[pixels]))
+                probs[key] = np.load(path)
+        return splits[pixels], probs[key]
     return get
