@@ -8,7 +8,9 @@ Runs the app as a user would, in its own process (`run_webcam.py --source CLIP -
 recorded and logged per second), how often each face's emotion was re-analysed (analyses shown per
 second; the AUs and valence/arousal come with each analysis, the measured AUs on one analysis in
 --mesh-every), the median time from a frame's capture to its analysis on screen, the per-stage
-medians, and how long the recording lasts against the clip.
+medians, how long the recording lasts against the clip, and how often the shown label switches
+(per second of face time, from the CSV: the figure `bench.steadiness` gives for every frame analysed,
+here with the analyses the machine allowed).
 
 --avx2 limits PyTorch to AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2), as on the
 slowest target CPU; MediaPipe has no such switch, so --analysis-delay MS adds what its stages
@@ -21,6 +23,8 @@ Arguments after `--` go to run_webcam.py (e.g. `-- --mesh-every 2`, `-- --weight
 from __future__ import annotations
 
 import argparse
+import csv
+import itertools
 import json
 import statistics
 import sys
@@ -43,6 +47,22 @@ def frames_in(path: Path) -> int:
     return n
 
 
+def shown_label_switches_per_s(log: Path, fps: float) -> float:
+    """Shown label switches per second of face time in an app CSV: a face's label changing between
+    consecutive frames counts, a gap (the face lost) does not; face time is its rows at the clip's rate."""
+    faces: dict[str, list[tuple[int, str]]] = {}
+    with log.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row["face_id"]:
+                faces.setdefault(row["face_id"], []).append((int(row["frame"]), row["shown_label"]))
+    switches = rows = 0
+    for seq in faces.values():
+        seq.sort()
+        rows += len(seq)
+        switches += sum(b[0] == a[0] + 1 and b[1] != a[1] for a, b in itertools.pairwise(seq))
+    return switches / (rows / fps) if rows else float("nan")
+
+
 def run_once(video: Path, tmp: Path, args: argparse.Namespace, app_args: list[str]) -> dict:
     env = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"} if args.avx2 else {}
     stats, rec = tmp / "stats.json", tmp / f"rec{args.record_as}"
@@ -50,7 +70,15 @@ def run_once(video: Path, tmp: Path, args: argparse.Namespace, app_args: list[st
              "--stats-json", stats, "--analysis-delay", args.analysis_delay, *app_args], env)
     result = json.loads(stats.read_text())
     result["recorded_frames"] = frames_in(rec)
+    result["label_switches_per_s"] = shown_label_switches_per_s(tmp / "log.csv", video_fps(video))
     return result
+
+
+def video_fps(path: Path) -> float:
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    return fps if fps > 0 else 30.0
 
 
 def main() -> None:
@@ -89,6 +117,7 @@ def main() -> None:
     print(f"{'analyses per second (emotion, AUs, VA)':<42}{med('analysis_rate'):>8.1f}")
     print(f"{'capture to analysis on screen, median ms':<42}{med('analysis_latency_ms'):>8.0f}")
     print(f"{'recording frames / clip frames':<42}{med('recorded_frames'):>8.0f} / {clip_frames}")
+    print(f"{'shown label switches per s of face time':<42}{med('label_switches_per_s'):>8.2f}")
     print("stage medians, ms (the analysis' stages run in its own process):")
     stages = runs[0]["stage_ms"]
     print("  " + "  ".join(f"{k} {statistics.median(r['stage_ms'].get(k, 0) for r in runs):.1f}" for k in stages))
