@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import statistics
 import sys
@@ -32,9 +31,11 @@ import tempfile
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from bench.harness import cpu_name, run_app
 from bench.pipeline import make_video
+from bench.steadiness import label_switches
 from realtime.outputs.record import FOURCC
 
 
@@ -57,9 +58,9 @@ def shown_label_switches_per_s(log: Path, fps: float) -> float:
                 faces.setdefault(row["face_id"], []).append((int(row["frame"]), row["shown_label"]))
     switches = rows = 0
     for seq in faces.values():
-        seq.sort()
-        rows += len(seq)
-        switches += sum(b[0] == a[0] + 1 and b[1] != a[1] for a, b in itertools.pairwise(seq))
+        frames, labels = (np.array(column) for column in zip(*sorted(seq), strict=True))
+        rows += len(frames)
+        switches += label_switches(labels, np.diff(frames) == 1)  # counted as bench.steadiness counts them
     return switches / (rows / fps) if rows else float("nan")
 
 

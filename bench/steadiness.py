@@ -122,7 +122,8 @@ def replay(track: Track, cfg: TemporalConfig) -> Replay:
     return Replay(np.array(shown), np.array(v_out), np.array(a_out))
 
 
-def _switches(labels: np.ndarray, contiguous: np.ndarray) -> int:
+def label_switches(labels: np.ndarray, contiguous: np.ndarray) -> int:
+    """Changes of label between consecutive frames, where `contiguous` (one per step) says the face was there."""
     return int(np.sum((labels[1:] != labels[:-1]) & contiguous))
 
 
@@ -158,8 +159,8 @@ def measure(tracks: list[Track], cfg: TemporalConfig) -> Steadiness:
         out = replay(track, cfg)
         contiguous = np.diff(track.frames) == 1  # a gap (face lost) is not a frame-to-frame step
         raw_labels = track.raw_probs.argmax(axis=1)
-        raw_sw += _switches(raw_labels, contiguous)
-        shown_sw += _switches(out.shown, contiguous)
+        raw_sw += label_switches(raw_labels, contiguous)
+        shown_sw += label_switches(out.shown, contiguous)
         seconds += track.seconds
         _, raw_v, raw_a = affect_batch(track.raw_probs)
         still = contiguous

@@ -44,7 +44,6 @@ def headless_run(face_video, tmp_path_factory):
     return proc, out, facts
 
 
-
 def test_headless_run_without_a_recording_logs_the_same_rows_and_draws_nothing(headless_run, face_video, tmp_path):
     _, out, _ = headless_run
     proc = run_app("--source", face_video[0], "--no-display", "--csv", tmp_path / "log.csv",
@@ -52,6 +51,7 @@ def test_headless_run_without_a_recording_logs_the_same_rows_and_draws_nothing(h
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "log.csv").read_text() == (out / "log.csv").read_text()
     assert "draw" not in json.loads((tmp_path / "stats.json").read_text())["stage_ms"]
+
 
 def test_headless_run_logs_every_face_frame_with_one_stable_id(headless_run):
     proc, out, facts = headless_run
