@@ -75,9 +75,6 @@ def public_test_probs(tmp_path_factory):
     splits: dict[str, Split] = {}
     probs: dict[str, np.ndarray] = {}
 
-    def compute(loaded, split: Split) -> np.ndarray:
-        return predict_probs(loaded.model, split.images, loaded.mean, loaded.std, torch.device("cpu"))
-
     def get(weights) -> tuple[Split, np.ndarray]:
         loaded = load_model(weights)
         pixels = loaded.meta.get("training", {}).get("pixels", "equalised")
@@ -90,7 +87,8 @@ def public_test_probs(tmp_path_factory):
             path = shared / f"publictest_probs_{hashlib.sha256(key.encode()).hexdigest()[:16]}.npy"
             with FileLock(f"{path}.lock"):
                 if not path.is_file():
-                    np.save(path, compute(loaded, splits[pixels]))
+                    np.save(path, predict_probs(loaded.model, splits[pixels].images, loaded.mean, loaded.std,
+                                                torch.device("cpu")))
                 probs[key] = np.load(path)
         return splits[pixels], probs[key]
     return get
